@@ -59,6 +59,12 @@ CONNECT_TIMEOUT_S = 3.0  # a server that is up accepts the connection at once
 WAIT_NOTICE_S = 2.0  # after this long in flight, say on stderr what we are waiting for
 
 RUN = "uv run --project 1-local-first python 1-local-first/demo.py"
+DEFAULTS = {
+    "model": DEFAULT_MODEL,
+    "base_url": DEFAULT_BASE_URL,
+    "timeout": DEFAULT_TIMEOUT_S,
+    "max_tokens": DEFAULT_MAX_TOKENS,
+}
 SMALL_MODEL = "llama3.2:3b"  # the smallest model in the post's table
 
 ROUND_TRIP_QUESTION = "Name three rivers in Canada. Reply with the names only, comma-separated."
@@ -70,53 +76,6 @@ HISTORY: list[ChatCompletionMessageParam] = [
     {"role": "user", "content": "I'd like to stop somewhere with a lot of history on the way."},
     {"role": "assistant", "content": "Winnipeg is on the route; Quebec City is east of Toronto."},
 ]
-
-
-class Fault(Exception):
-    """Something the person can fix. The text says what happened and the command that fixes it."""
-
-
-def parse_settings(argv: list[str] | None = None) -> argparse.Namespace:
-    env = os.environ.get
-    parser = argparse.ArgumentParser(
-        description="Portway post 1: call a local model through the OpenAI SDK and watch "
-        "prompt_tokens prove that the API keeps no conversation state.",
-        epilog=f"A flag beats its environment variable. Example: {RUN} --model {SMALL_MODEL}",
-    )
-    parser.add_argument(
-        "--model",
-        type=_text,
-        default=env("PORTWAY_MODEL", DEFAULT_MODEL),
-        help="model name as the server knows it (PORTWAY_MODEL; now: %(default)s)",
-    )
-    parser.add_argument(
-        "--base-url",
-        type=_http_url,
-        default=env("PORTWAY_BASE_URL", DEFAULT_BASE_URL),
-        help="OpenAI-compatible endpoint, ending in /v1 (PORTWAY_BASE_URL; now: %(default)s)",
-    )
-    parser.add_argument(
-        "--api-key",
-        type=_text,
-        default=env("PORTWAY_API_KEY", DEFAULT_API_KEY),
-        help=f"API key sent to the server (PORTWAY_API_KEY; default: {DEFAULT_API_KEY!r}, "
-        "a placeholder that Ollama ignores)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=env("PORTWAY_TIMEOUT", str(DEFAULT_TIMEOUT_S)),
-        help="seconds to wait for the answer to one call; a first call may be loading the "
-        "model (PORTWAY_TIMEOUT; now: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-tokens",
-        type=_count,
-        default=env("PORTWAY_MAX_TOKENS", str(DEFAULT_MAX_TOKENS)),
-        help="cap on the tokens one answer may generate, reasoning included "
-        "(PORTWAY_MAX_TOKENS; now: %(default)s)",
-    )
-    return parser.parse_args(argv)
 
 
 # --- The lesson -------------------------------------------------------------------------
@@ -199,7 +158,73 @@ def explanation(n: int, m: int, r: int) -> str:
     return why + replayed + cache
 
 
+def main() -> int:
+    settings = parse_settings()
+    # subtle: a model can answer with characters this terminal cannot show; print a
+    # stand-in for them rather than stop with UnicodeEncodeError.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")
+    client = make_client(settings)
+    try:
+        round_trip(client, settings)
+        stateless_proof(client, settings)
+    except Fault as fault:
+        return fail(str(fault))
+    except json.JSONDecodeError:  # a body labelled JSON that is not JSON
+        return fail(not_an_api(settings))
+    except openai.OpenAIError as err:
+        return fail(explain(err, client, settings))
+    return 0
+
+
 # --- Helpers beside the lesson ----------------------------------------------------------
+
+
+class Fault(Exception):
+    """Something the person can fix. The text says what happened and the command that fixes it."""
+
+
+def parse_settings(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        description="Portway post 1: call a local model through the OpenAI SDK and watch "
+        "prompt_tokens prove that the API keeps no conversation state.",
+        epilog=f"A flag beats its environment variable. Example: {RUN} --model {SMALL_MODEL}",
+    )
+    parser.add_argument(
+        "--model",
+        type=_text,
+        default=env("PORTWAY_MODEL", DEFAULT_MODEL),
+        help="model name as the server knows it (PORTWAY_MODEL; now: %(default)s)",
+    )
+    parser.add_argument(
+        "--base-url",
+        type=_http_url,
+        default=env("PORTWAY_BASE_URL", DEFAULT_BASE_URL),
+        help="OpenAI-compatible endpoint, ending in /v1 (PORTWAY_BASE_URL; now: %(default)s)",
+    )
+    parser.add_argument(
+        "--api-key",
+        type=_text,
+        default=env("PORTWAY_API_KEY", DEFAULT_API_KEY),
+        help=f"API key sent to the server (PORTWAY_API_KEY; default: {DEFAULT_API_KEY!r}, "
+        "a placeholder that Ollama ignores)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=env("PORTWAY_TIMEOUT", str(DEFAULT_TIMEOUT_S)),
+        help="seconds to wait for the answer to one call; a first call may be loading the "
+        "model (PORTWAY_TIMEOUT; now: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=_count,
+        default=env("PORTWAY_MAX_TOKENS", str(DEFAULT_MAX_TOKENS)),
+        help="cap on the tokens one answer may generate, reasoning included "
+        "(PORTWAY_MAX_TOKENS; now: %(default)s)",
+    )
+    return parser.parse_args(argv)
 
 
 def ask(
@@ -218,7 +243,7 @@ def ask(
             f"The server at {settings.base_url} answered without token usage (no `usage` with\n"
             "prompt_tokens), so there are no counts to compare and the proof cannot be made.\n"
             "Ollama, llama.cpp's llama-server, vLLM and LM Studio all report usage on chat\n"
-            f"calls; point the demo at one of them:\n  {RUN} --base-url {DEFAULT_BASE_URL}"
+            f"calls; point the demo at one of them:\n  {rerun(settings, base_url=DEFAULT_BASE_URL)}"
         )
     return completion
 
@@ -247,7 +272,7 @@ def answer_of(completion: ChatCompletion, settings: argparse.Namespace) -> str:
     if choice.finish_reason == "length":
         answer += (
             f"\nnote: the token cap ({settings.max_tokens}) cut this answer short; raise it:"
-            f"\n  {RUN} --max-tokens {settings.max_tokens * 4}"
+            f"\n  {rerun(settings, max_tokens=settings.max_tokens * 4)}"
         )
     return answer
 
@@ -286,14 +311,15 @@ def explain(err: openai.OpenAIError, client: openai.OpenAI, settings: argparse.N
         return (
             f"No answer from {url} within {settings.timeout:g} s (model {model}).\n"
             "A first call may still be loading the model into memory. Give it longer:\n"
-            f"  {RUN} --timeout {max(600, settings.timeout * 2):g}"
+            f"  {rerun(settings, timeout=max(600.0, settings.timeout * 2))}"
         )
     if isinstance(err, openai.APIConnectionError):
         return (
-            f"Cannot reach {url}: nothing answered there.\n"
-            "Start Ollama (run `ollama serve`, or open the Ollama app), then run again:\n"
-            f"  {RUN}\n"
-            f"Using another server? Name it: {RUN} --base-url http://localhost:8080/v1"
+            f"Cannot reach {url}: nothing is listening there.\n"
+            "Start Ollama (`ollama serve`, or open the Ollama app) and run the demo again:\n"
+            f"  {rerun(settings)}\n"
+            "Or name the server you do run, e.g. llama.cpp's llama-server on port 8080:\n"
+            f"  {rerun(settings, base_url='http://localhost:8080/v1')}"
         )
     if not isinstance(err, openai.APIStatusError):
         return f"The call to {url} failed: {err}"
@@ -303,12 +329,12 @@ def explain(err: openai.OpenAIError, client: openai.OpenAI, settings: argparse.N
         return (
             f"{url} refused the API key (HTTP {status}).\n"
             "Pass the key this server expects, with --api-key or PORTWAY_API_KEY:\n"
-            f"  PORTWAY_API_KEY=your-key {RUN}"
+            f"  PORTWAY_API_KEY=your-key {rerun(settings)}"
         )
     if status == 404 and not url.endswith("/v1"):
         return (
             f"Nothing at {url}/chat/completions (HTTP 404). OpenAI-compatible servers answer\n"
-            f"under /v1, so the base URL is probably missing it:\n  {RUN} --base-url {url}/v1"
+            f"under /v1, so the base URL is probably missing it:\n  {rerun(settings, base_url=url + '/v1')}"
         )
     if said.lstrip().startswith("<"):
         return not_an_api(settings)
@@ -320,7 +346,7 @@ def explain(err: openai.OpenAIError, client: openai.OpenAI, settings: argparse.N
         return (
             f"The server at {url} failed on model {model} (HTTP {status}): {said}\n"
             "If the model does not fit in this machine's memory, pick a smaller one from the\n"
-            f"README's table:\n  ollama pull {SMALL_MODEL}\n  {RUN} --model {SMALL_MODEL}"
+            f"README's table:\n  ollama pull {SMALL_MODEL}\n  {rerun(settings, model=SMALL_MODEL)}"
         )
     return f"{url} answered HTTP {status} for model {model}: {said}"
 
@@ -333,7 +359,7 @@ def model_missing(settings: argparse.Namespace, pulled: list[str], said: str) ->
     ]
     if pulled:
         lines.append(f"Or use one that is there ({', '.join(pulled)}):")
-        lines.append(f"  {RUN} --model {pulled[0]}")
+        lines.append(f"  {rerun(settings, model=pulled[0])}")
     else:
         lines.append(
             f"It has no models yet; the smallest in the post's table: ollama pull {SMALL_MODEL}"
@@ -345,7 +371,7 @@ def not_an_api(settings: argparse.Namespace) -> str:
     return (
         f"What answered at {settings.base_url} is not an OpenAI-compatible API (its reply\n"
         "was not a JSON chat completion). Check the port: Ollama listens on 11434.\n"
-        f"  {RUN} --base-url {DEFAULT_BASE_URL}"
+        f"  {rerun(settings, base_url=DEFAULT_BASE_URL)}"
     )
 
 
@@ -365,6 +391,17 @@ def server_message(err: openai.APIStatusError) -> str:
     return text if len(text) <= 300 else text[:300] + " …"
 
 
+def rerun(settings: argparse.Namespace, **changes: str | float) -> str:
+    """The run command again, with this run's own settings (never the key) and the changes."""
+    words = [RUN]
+    for name, default in DEFAULTS.items():
+        value = changes.get(name, getattr(settings, name))
+        if name in changes or value != default:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            words.append(f"--{name.replace('_', '-')} {shown}")
+    return " ".join(words)
+
+
 def _never_connected(err: openai.APIConnectionError) -> bool:
     # The SDK reports a connect timeout and a read timeout alike; only the cause tells.
     return type(err.__cause__).__name__ == "ConnectTimeout"
@@ -379,7 +416,7 @@ def _text(value: str) -> str:
 def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not an http:// or https:// URL, e.g. {DEFAULT_BASE_URL}"
+            f"{value!r} is not an http:// or https:// URL (check --base-url and PORTWAY_BASE_URL)"
         )
     return value.rstrip("/")
 
@@ -390,7 +427,9 @@ def _seconds(value: str) -> float:
     except ValueError:
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds > 0):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0, e.g. 300")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number of seconds above 0 (check --timeout and PORTWAY_TIMEOUT)"
+        )
     return seconds
 
 
@@ -401,7 +440,7 @@ def _count(value: str) -> int:
         count = 0
     if count < 1:
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not a whole number above 0, e.g. {DEFAULT_MAX_TOKENS}"
+            f"{value!r} is not a whole number above 0 (check --max-tokens and PORTWAY_MAX_TOKENS)"
         )
     return count
 
@@ -409,25 +448,6 @@ def _count(value: str) -> int:
 def fail(message: str) -> int:
     print(message, file=sys.stderr)
     return 1
-
-
-def main() -> int:
-    settings = parse_settings()
-    # subtle: a model can answer with characters this terminal cannot show; print a
-    # stand-in for them rather than stop with UnicodeEncodeError.
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="replace")
-    client = make_client(settings)
-    try:
-        round_trip(client, settings)
-        stateless_proof(client, settings)
-    except Fault as fault:
-        return fail(str(fault))
-    except json.JSONDecodeError:  # a body labelled JSON that is not JSON
-        return fail(not_an_api(settings))
-    except openai.OpenAIError as err:
-        return fail(explain(err, client, settings))
-    return 0
 
 
 if __name__ == "__main__":
