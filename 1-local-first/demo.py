@@ -193,18 +193,21 @@ def parse_settings(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--model",
+        metavar="NAME",
         type=_text,
         default=env("PORTWAY_MODEL", DEFAULT_MODEL),
         help="model name as the server knows it (PORTWAY_MODEL; now: %(default)s)",
     )
     parser.add_argument(
         "--base-url",
+        metavar="URL",
         type=_http_url,
         default=env("PORTWAY_BASE_URL", DEFAULT_BASE_URL),
         help="OpenAI-compatible endpoint, ending in /v1 (PORTWAY_BASE_URL; now: %(default)s)",
     )
     parser.add_argument(
         "--api-key",
+        metavar="KEY",
         type=_text,
         default=env("PORTWAY_API_KEY", DEFAULT_API_KEY),
         help=f"API key sent to the server (PORTWAY_API_KEY; default: {DEFAULT_API_KEY!r}, "
@@ -212,13 +215,15 @@ def parse_settings(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout",
+        metavar="SECONDS",
         type=_seconds,
-        default=env("PORTWAY_TIMEOUT", str(DEFAULT_TIMEOUT_S)),
+        default=env("PORTWAY_TIMEOUT", f"{DEFAULT_TIMEOUT_S:g}"),
         help="seconds to wait for the answer to one call; a first call may be loading the "
         "model (PORTWAY_TIMEOUT; now: %(default)s)",
     )
     parser.add_argument(
         "--max-tokens",
+        metavar="N",
         type=_count,
         default=env("PORTWAY_MAX_TOKENS", str(DEFAULT_MAX_TOKENS)),
         help="cap on the tokens one answer may generate, reasoning included "
