@@ -123,10 +123,10 @@ def stateless_proof(client: openai.OpenAI, settings: argparse.Namespace) -> None
     print(f"delta: {m - n}")
     print(f"1-turn replay prompt_tokens: {r}")
     print()
-    print(explanation(n, m, r))
+    print(explanation(n, m, r, cached_tokens(replay)))
 
 
-def explanation(n: int, m: int, r: int) -> str:
+def explanation(n: int, m: int, r: int, cached: int | None) -> str:
     if m > n:
         why = (
             f"Why the 5-turn call counts {m - n} more prompt tokens: the server keeps no\n"
@@ -148,13 +148,21 @@ def explanation(n: int, m: int, r: int) -> str:
     else:
         replayed = (
             f"Look closely: the replay counted {r} prompt tokens, not {n}. The same request was\n"
-            "counted differently the second time, so this server added or kept something\n"
-            "between calls; a plain stateless server counts the same request the same way.\n"
+            "counted differently the second time, so the count depends on something this\n"
+            "server kept between calls. If it counts only the tokens its prefix cache did not\n"
+            "cover, that is a choice in how it counts, not a memory of the conversation.\n"
         )
-    cache = (
-        "A prefix cache may make a repeated beginning faster to process, but it is a\n"
-        "speed-up, not memory: it never changes what a call sees or how its tokens count."
-    )
+    if cached:
+        cache = (
+            f"The server says {cached} of the replay's {r} prompt tokens came from its prefix\n"
+            "cache: they were processed faster, yet sent, read and counted all the same.\n"
+            "A prefix cache is a speed-up, not memory."
+        )
+    else:
+        cache = (
+            "A prefix cache may make a repeated beginning faster to process, but it is a\n"
+            "speed-up, not memory: it never changes what a call sees or how its tokens count."
+        )
     return why + replayed + cache
 
 
@@ -256,6 +264,14 @@ def ask(
 def prompt_tokens(completion: ChatCompletion) -> int:
     assert completion.usage is not None  # ask() has checked
     return completion.usage.prompt_tokens
+
+
+def cached_tokens(completion: ChatCompletion) -> int | None:
+    """How many prompt tokens came from the prefix cache, if the server says (newer Ollama,
+    llama.cpp's llama-server and vLLM do, in usage.prompt_tokens_details)."""
+    assert completion.usage is not None  # ask() has checked
+    details = completion.usage.prompt_tokens_details
+    return details.cached_tokens if details else None
 
 
 def answer_of(completion: ChatCompletion, settings: argparse.Namespace) -> str:

@@ -154,6 +154,7 @@ def completion(
     prompt_tokens: int = 12,
     finish_reason: str = "stop",
     usage: bool = True,
+    cached: int | None = None,
     **message_extra: object,
 ) -> dict[str, Any]:
     """A chat completion as an OpenAI-compatible server sends it."""
@@ -176,6 +177,8 @@ def completion(
             "completion_tokens": 5,
             "total_tokens": prompt_tokens + 5,
         }
+        if cached is not None:
+            body["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
     return body
 
 

@@ -257,6 +257,22 @@ def test_replay_counted_differently_is_called_out(serve: Serve) -> None:
     assert "counted 20 again" not in proc.stdout
 
 
+def test_cached_tokens_the_server_reports_are_shown_as_a_speed_up(serve: Serve) -> None:
+    replies = iter(
+        [
+            completion(),
+            completion(prompt_tokens=20),
+            completion(prompt_tokens=90),
+            completion(prompt_tokens=20, cached=18),
+        ]
+    )
+    server = serve(lambda request: json_reply(next(replies)))
+    proc = run_demo("--base-url", server.url + "/v1")
+    assert proc.returncode == 0, proc.stderr
+    assert "The server says 18 of the replay's 20 prompt tokens came from its prefix" in proc.stdout
+    assert "counted 20 again" in proc.stdout
+
+
 def test_redirect_is_not_followed_to_another_url(serve: Serve) -> None:
     elsewhere = serve(answers(completion()))
     target = elsewhere.url + "/v1/chat/completions"
