@@ -49,7 +49,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam  # noqa
 
 DEFAULT_MODEL = "gpt-oss:20b"  # the post's model (~14 GB); the README lists smaller ones
 DEFAULT_BASE_URL = "http://localhost:11434/v1"  # Ollama's OpenAI-compatible endpoint
-DEFAULT_API_KEY = "ollama"  # a placeholder: Ollama ignores it, but the SDK insists on one
+DEFAULT_API_KEY = "ollama"  # a placeholder: see make_client()
 DEFAULT_TIMEOUT_S = 300.0  # generous: the first call may have to load the model from disk
 # Thinking models (gpt-oss, qwen3, deepseek-r1) spend their reasoning out of the same
 # budget as the answer; a one-line question takes them tens to a few hundred tokens.
@@ -136,9 +136,9 @@ def explanation(n: int, m: int, r: int, cached: int | None) -> str:
         )
     else:
         why = (
-            f"The 5-turn call did not count more prompt tokens than the 1-turn call ({m} vs {n}),\n"
-            "although it carried four more messages. This server's usage figures do not\n"
-            "follow the prompt it was sent, so they cannot make the proof here.\n"
+            "The 5-turn call did not count more prompt tokens than the 1-turn call\n"
+            f"({m} vs {n}), although it carried four more messages. This server's usage\n"
+            "figures do not follow the prompt it was sent, so they cannot make the proof.\n"
         )
     if r == n:
         replayed = (
@@ -147,10 +147,10 @@ def explanation(n: int, m: int, r: int, cached: int | None) -> str:
         )
     else:
         replayed = (
-            f"Look closely: the replay counted {r} prompt tokens, not {n}. The same request was\n"
-            "counted differently the second time, so the count depends on something this\n"
-            "server kept between calls. If it counts only the tokens its prefix cache did not\n"
-            "cover, that is a choice in how it counts, not a memory of the conversation.\n"
+            f"Look closely: the replay counted {r} prompt tokens, not {n}. The same request\n"
+            "was counted differently the second time, so the count depends on something\n"
+            "this server kept between calls. If it counts only the tokens its prefix cache\n"
+            "did not cover, that is a choice in how it counts, not a memory of the chat.\n"
         )
     if cached:
         cache = (
@@ -176,6 +176,10 @@ def main() -> int:
     try:
         round_trip(client, settings)
         stateless_proof(client, settings)
+        sys.stdout.flush()  # now, so that a reader who stopped reading is caught below
+    except BrokenPipeError:  # e.g. `| head`: stdout was closed early, so stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Fault as fault:
         return fail(str(fault))
     except json.JSONDecodeError:  # a body labelled JSON that is not JSON
@@ -267,8 +271,8 @@ def prompt_tokens(completion: ChatCompletion) -> int:
 
 
 def cached_tokens(completion: ChatCompletion) -> int | None:
-    """How many prompt tokens came from the prefix cache, if the server says (newer Ollama,
-    llama.cpp's llama-server and vLLM do, in usage.prompt_tokens_details)."""
+    """How many prompt tokens the prefix cache supplied, if the server says so (some do, in
+    usage.prompt_tokens_details; recent Ollama versions among them)."""
     assert completion.usage is not None  # ask() has checked
     details = completion.usage.prompt_tokens_details
     return details.cached_tokens if details else None
@@ -284,9 +288,10 @@ def answer_of(completion: ChatCompletion, settings: argparse.Namespace) -> str:
         extra = choice.message.model_extra or {}
         thinking = str(extra.get("reasoning") or extra.get("reasoning_content") or "").strip()
         if thinking:
-            start = " ".join(thinking.split())[:160]
+            words = " ".join(thinking.split())
+            start = words if len(words) <= 160 else words[:160] + "…"
             answer = (
-                f'(no answer text: the model answered only in its reasoning channel: "{start}…")'
+                f'(no answer text: the model answered only in its reasoning channel: "{start}")'
             )
         else:
             answer = "(no answer text)"

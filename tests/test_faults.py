@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 
@@ -360,3 +361,28 @@ def test_requests_carry_the_conversation_the_post_describes(serve: Serve) -> Non
     assert five[-1] == one[0]
     assert replay == one
     assert json.dumps(one) != json.dumps(block1)
+
+
+def test_reader_that_stops_reading_ends_the_demo_quietly(serve: Serve) -> None:
+    closed = threading.Event()
+
+    def answer_once_stdout_is_closed(request: Request) -> Reply:
+        closed.wait(HUNG)
+        return json_reply(completion())
+
+    server = serve(answer_once_stdout_is_closed)
+    proc = subprocess.Popen(
+        [*RUN_DEMO, "--base-url", server.url + "/v1"],
+        cwd=REPO,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # like `| head` once it has read enough
+    closed.set()
+    _, err = proc.communicate(timeout=HUNG)
+    assert proc.returncode == 1
+    assert "Traceback" not in err and "Exception ignored" not in err
