@@ -257,8 +257,8 @@ def ask(
         raise Fault(not_an_api(settings))
     if not isinstance(getattr(completion.usage, "prompt_tokens", None), int):
         raise Fault(
-            f"The server at {settings.base_url} answered without token usage (no `usage` with\n"
-            "prompt_tokens), so there are no counts to compare and the proof cannot be made.\n"
+            f"The server at {settings.base_url} answered {settings.model} without token usage\n"
+            "(no `usage` with prompt_tokens): there are no counts to compare, no proof to make.\n"
             "Ollama, llama.cpp's llama-server, vLLM and LM Studio all report usage on chat\n"
             f"calls; point the demo at one of them:\n  {rerun(settings, base_url=DEFAULT_BASE_URL)}"
         )
@@ -341,7 +341,7 @@ def explain(err: openai.OpenAIError, client: openai.OpenAI, settings: argparse.N
         )
     if isinstance(err, openai.APIConnectionError):
         return (
-            f"Cannot reach {url}: nothing is listening there.\n"
+            f"Cannot reach {url} to ask {model}: nothing is listening there.\n"
             "Start Ollama (`ollama serve`, or open the Ollama app) and run the demo again:\n"
             f"  {rerun(settings)}\n"
             "Or name the server you do run, e.g. llama.cpp's llama-server on port 8080:\n"
@@ -353,14 +353,17 @@ def explain(err: openai.OpenAIError, client: openai.OpenAI, settings: argparse.N
     if status in (401, 403):
         # The key is never repeated, and neither is the server's message, which may echo it.
         return (
-            f"{url} refused the API key (HTTP {status}).\n"
+            f"{url} refused the API key (HTTP {status}) when asked for {model}.\n"
             "Pass the key this server expects, with --api-key or PORTWAY_API_KEY:\n"
             f"  PORTWAY_API_KEY=your-key {rerun(settings)}"
         )
     if status == 404 and not url.endswith("/v1"):
+        # Cut a full endpoint back to its base (…/v1/chat/completions), or add the /v1.
+        head, v1, _ = url.partition("/v1/")
+        fixed = head + "/v1" if v1 else url + "/v1"
         return (
             f"Nothing at {url}/chat/completions (HTTP 404). OpenAI-compatible servers answer\n"
-            f"under /v1, so the base URL is probably missing it:\n  {rerun(settings, base_url=url + '/v1')}"
+            f"under a base URL ending in /v1; try:\n  {rerun(settings, base_url=fixed)}"
         )
     if said.lstrip().startswith("<"):
         return not_an_api(settings)

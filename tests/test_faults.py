@@ -55,7 +55,7 @@ def ollama_without_the_model(request: Request) -> Reply:
 def test_nothing_listening_says_how_to_start_ollama() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     said = assert_clean_failure(run_demo("--base-url", url))
-    assert f"Cannot reach {url}" in said
+    assert f"Cannot reach {url} to ask gpt-oss:20b" in said
     assert "ollama serve" in said
     assert f"  {RUN} --base-url {url}\n" in said  # the same run, once the server is up
     assert f"  {RUN} --base-url http://localhost:8080/v1" in said
@@ -71,6 +71,20 @@ def test_url_without_v1_gives_the_url_with_v1(serve: Serve) -> None:
     said = assert_clean_failure(run_demo("--base-url", server.url))
     assert f"{RUN} --base-url {server.url}/v1" in said
     assert [r.path for r in server.requests] == ["/chat/completions"], "no retry elsewhere"
+
+
+def test_full_endpoint_as_base_url_is_cut_back_to_v1(serve: Serve) -> None:
+    server = serve(lambda request: (404, {"Content-Type": "text/plain"}, b"404 page not found"))
+    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1/chat/completions"))
+    assert f"{RUN} --base-url {server.url}/v1\n" in said + "\n"
+
+
+def test_multi_line_answer_prints_whole_with_every_label_on_its_own_line(serve: Serve) -> None:
+    server = serve(answers(completion("Ottawa.\nIt is in Ontario.\ndelta: not a label")))
+    proc = run_demo("--base-url", server.url + "/v1")
+    assert proc.returncode == 0, proc.stderr
+    assert "content: Ottawa.\n    It is in Ontario.\n    delta: not a label\n" in proc.stdout
+    assert [line for line in proc.stdout.splitlines() if line.startswith("delta:")] == ["delta: 0"]
 
 
 def test_missing_model_says_pull_it_and_lists_the_pulled_ones(serve: Serve) -> None:
@@ -108,7 +122,7 @@ def test_refused_key_is_reported_without_the_key(serve: Serve, status: int, how:
         env["PORTWAY_API_KEY"] = secret
     proc = run_demo(*args, env=env)
     said = assert_clean_failure(proc)
-    assert "refused the API key" in said
+    assert f"refused the API key (HTTP {status}) when asked for gpt-oss:20b" in said
     assert "PORTWAY_API_KEY" in said and "--api-key" in said
     assert secret not in proc.stdout + proc.stderr
     assert server.requests[0].headers["authorization"] == f"Bearer {secret}"

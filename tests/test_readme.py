@@ -19,7 +19,7 @@ MESSAGES = [
     "No answer from",
     "is not an OpenAI-compatible API",
     "failed on model",
-    "answered without token usage",
+    "without token usage",
     "answered HTTP",
     "answered only in its reasoning channel",
     "cut this answer short",
