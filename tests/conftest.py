@@ -24,6 +24,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_DEMO = ["uv", "run", "--project", "1-local-first", "python", "1-local-first/demo.py"]
+RUN = " ".join(RUN_DEMO)
 # Not a timing assertion: a bound so that a hung demo fails its test instead of the suite.
 HUNG = 120
 
@@ -137,8 +138,12 @@ class FakeServer:
         self._httpd.server_close()
 
 
+# The type of the `serve` fixture: give it a responder, get a running server.
+Serve = Callable[[Callable[[Request], Reply]], FakeServer]
+
+
 @pytest.fixture
-def serve() -> Iterator[Callable[[Callable[[Request], Reply]], FakeServer]]:
+def serve() -> Iterator[Serve]:
     """Start fake servers for one test; all are stopped when it ends."""
     with ExitStack() as stack:
         yield lambda respond: stack.enter_context(FakeServer(respond))
