@@ -42,6 +42,20 @@ def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
+def start_demo(*args: str, new_session: bool = False) -> subprocess.Popen[str]:
+    """Start demo.py as run_demo does, but without waiting, for tests that act mid-run."""
+    return subprocess.Popen(
+        [*RUN_DEMO, *args],
+        cwd=REPO,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
+    )
+
+
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment without the settings that would steer the demo."""
     steering = ("PORTWAY_", "OPENAI_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")

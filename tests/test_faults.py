@@ -7,25 +7,22 @@ shows.
 
 import os
 import signal
-import subprocess
 import threading
 
 import pytest
 from conftest import (
     HUNG,
-    REPO,
     RUN,
-    RUN_DEMO,
     Reply,
     Request,
     Serve,
     answers,
     assert_clean_failure,
-    clean_env,
     completion,
     free_port,
     json_reply,
     run_demo,
+    start_demo,
 )
 
 OLLAMA_404 = {
@@ -166,16 +163,7 @@ def test_answer_without_usage_says_the_proof_cannot_be_made(serve: Serve) -> Non
 def test_ctrl_c_ends_with_one_line_and_exit_130(serve: Serve) -> None:
     server = serve(lambda request: None)
     # A terminal's Ctrl-C reaches the whole foreground group: uv and the demo both.
-    proc = subprocess.Popen(
-        [*RUN_DEMO, "--base-url", server.url + "/v1"],
-        cwd=REPO,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_demo("--base-url", server.url + "/v1", new_session=True)
     try:
         assert proc.stderr is not None
         notice = proc.stderr.readline()  # the demo is in the middle of a call now
@@ -199,15 +187,7 @@ def test_reader_that_stops_reading_ends_the_demo_quietly(serve: Serve) -> None:
         return json_reply(completion())
 
     server = serve(answer_once_stdout_is_closed)
-    proc = subprocess.Popen(
-        [*RUN_DEMO, "--base-url", server.url + "/v1"],
-        cwd=REPO,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_demo("--base-url", server.url + "/v1")
     assert proc.stdout is not None
     proc.stdout.close()  # like `| head` once it has read enough
     closed.set()
