@@ -166,8 +166,9 @@ def test_ctrl_c_ends_with_one_line_and_exit_130(serve: Serve) -> None:
     proc = start_demo("--base-url", server.url + "/v1", new_session=True)
     try:
         assert proc.stderr is not None
-        notice = proc.stderr.readline()  # the demo is in the middle of a call now
-        assert "waiting for gpt-oss:20b" in notice
+        # Once it says what it waits for, the demo is in the middle of a call.
+        while "waiting for gpt-oss:20b" not in (line := proc.stderr.readline()):
+            assert line, "the demo ended before it said what it was waiting for"
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=HUNG)
     finally:

@@ -59,7 +59,7 @@ def test_slow_call_says_what_it_waits_for_on_stderr_only(serve: Serve) -> None:
 
     def slow_first_answer(request: Request) -> Reply:
         if slow.pop("first", False):
-            time.sleep(3)  # longer than the moment the demo waits before it speaks up
+            time.sleep(4)  # well past the moment the demo waits before it speaks up
         return json_reply(completion())
 
     server = serve(slow_first_answer)
