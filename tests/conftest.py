@@ -1,279 +1,63 @@
-"""What the tests share: running the demo the way the README says, and small local servers.
+"""Fixtures: fake servers for one test, and llama.cpp's server for the whole session, serving
+either the tiny model the tests write or Gemma 3 270M from PyPI."""
 
-Every server here binds 127.0.0.1 on a port the OS picks, and the test or fixture that
-starts one stops it.
-"""
-
-import json
-import os
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-RUN_DEMO = ["uv", "run", "--project", "1-local-first", "python", "1-local-first/demo.py"]
-RUN = " ".join(RUN_DEMO)
-# Not a timing assertion: a bound so that a hung demo fails its test instead of the suite.
-HUNG = 120
-
-
-def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run demo.py exactly as the README does, from the repository root."""
-    return subprocess.run(
-        [*RUN_DEMO, *args],
-        cwd=REPO,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=HUNG,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def start_demo(*args: str, new_session: bool = False) -> subprocess.Popen[str]:
-    """Start demo.py as run_demo does, but without waiting, for tests that act mid-run."""
-    return subprocess.Popen(
-        [*RUN_DEMO, *args],
-        cwd=REPO,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=new_session,
-    )
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without the settings that would steer the demo."""
-    steering = ("PORTWAY_", "OPENAI_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(steering)}
-    return {**env, **(extra or {})}
-
-
-def assert_clean_failure(proc: subprocess.CompletedProcess[str], code: int = 1) -> str:
-    """The demo failed the way a person should see it fail; returns what it said."""
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    assert proc.stderr.strip(), "a failure must say something on stderr"
-    return proc.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-# --- Small local HTTP servers ---------------------------------------------------------------
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]  # names in lower case
-    body: Any
-
-
-# (status, headers, body), or None for "never answer".
-Reply = tuple[int, dict[str, str], bytes] | None
-
-
-@dataclass
-class FakeServer:
-    """A stdlib HTTP server on 127.0.0.1 that answers each request with respond(request)."""
-
-    respond: Callable[[Request], Reply]
-    requests: list[Request] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._release = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                request = Request(self.command, self.path, headers, body)
-                server.requests.append(request)
-                reply = server.respond(request)
-                if reply is None:  # hang until the test is over
-                    server._release.wait(HUNG)
-                    return
-                status, headers, payload = reply
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def chat_calls(self) -> list[Request]:
-        return [r for r in self.requests if r.path.endswith("/chat/completions")]
-
-    def __enter__(self) -> "FakeServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._release.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-# The type of the `serve` fixture: give it a responder, get a running server.
-Serve = Callable[[Callable[[Request], Reply]], FakeServer]
+from helpers import Engine, FakeServer, Reply, Request, Serve, llama_server
+from tiny_model import IM_END, IM_START, write_tiny_model
 
 
 @pytest.fixture
 def serve() -> Iterator[Serve]:
     """Start fake servers for one test; all are stopped when it ends."""
     with ExitStack() as stack:
-        yield lambda respond: stack.enter_context(FakeServer(respond))
+
+        def start(respond: Callable[[Request], Reply]) -> FakeServer:
+            return stack.enter_context(FakeServer(respond))
+
+        yield start
 
 
-def json_reply(payload: object, status: int = 200) -> Reply:
-    return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+def chatml(messages: list[dict[str, str]]) -> str:
+    """The tiny model's template (ChatML), as the chat template in its file renders it."""
+    turns = "".join(f"{IM_START}{m['role']}\n{m['content']}{IM_END}\n" for m in messages)
+    return turns + f"{IM_START}assistant\n"
 
 
-def completion(
-    content: str | None = "Ottawa.",
-    *,
-    prompt_tokens: int = 12,
-    finish_reason: str = "stop",
-    usage: bool = True,
-    cached: int | None = None,
-    **message_extra: object,
-) -> dict[str, Any]:
-    """A chat completion as an OpenAI-compatible server sends it."""
-    body: dict[str, Any] = {
-        "id": "chatcmpl-test",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "test-model",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content, **message_extra},
-                "finish_reason": finish_reason,
-            }
-        ],
-    }
-    if usage:
-        body["usage"] = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": 5,
-            "total_tokens": prompt_tokens + 5,
-        }
-        if cached is not None:
-            body["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
-    return body
-
-
-def answers(payload: dict[str, Any]) -> Callable[[Request], Reply]:
-    """A responder that answers every request with the same JSON body."""
-    return lambda request: json_reply(payload)
-
-
-# --- The real engine: llama.cpp's server, through llama-cpp-python ---------------------------
-
-
-@dataclass
-class Engine:
-    root: str  # e.g. http://127.0.0.1:PORT
-    model: str
-
-    @property
-    def base_url(self) -> str:
-        return self.root + "/v1"
-
-    def tokenize(self, text: str) -> list[int]:
-        """The engine's own tokenizer (llama-cpp-python's /extras/tokenize)."""
-        body = post_json(self.root + "/extras/tokenize", {"input": text})
-        tokens: list[int] = body["tokens"]
-        return tokens
-
-
-def post_json(url: str, payload: object) -> Any:
-    request = urllib.request.Request(
-        url, json.dumps(payload).encode(), {"Content-Type": "application/json"}
+def gemma_turns(messages: list[dict[str, str]]) -> str:
+    """Gemma's turn format, as llama-cpp-python's `gemma` chat format writes it (and Ollama's
+    gemma3 template): the assistant's role is called `model`."""
+    roles = {"user": "user", "assistant": "model"}
+    turns = "".join(
+        f"<start_of_turn>{roles[m['role']]}\n{m['content']}<end_of_turn>\n" for m in messages
     )
-    with urllib.request.urlopen(request, timeout=HUNG) as response:
-        return json.load(response)
+    return turns + "<start_of_turn>model\n"
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """llama.cpp's OpenAI-compatible server on a free loopback port, serving a tiny model
-    that this fixture writes. If it cannot start, every test that needs it fails."""
-    try:
-        import llama_cpp.server  # noqa: F401
-    except ImportError:
-        pytest.fail(
-            "llama-cpp-python is not installed; run the tests as `uv run --group e2e pytest`"
-        )
-    from tiny_model import write_tiny_model
-
-    folder = tmp_path_factory.mktemp("engine")
+def tiny_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    folder = tmp_path_factory.mktemp("tiny")
     model = write_tiny_model(folder / "tiny.gguf")
-    port, log_path = free_port(), folder / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
-    command += ["--model_alias", "tiny", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--n_ctx", "4096", "--n_threads", "2"]
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    root = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + HUNG
-        while not _answers(root + "/v1/models"):
-            if server.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace").splitlines()[-30:]
-                pytest.fail("llama.cpp's server did not start:\n" + "\n".join(tail))
-            time.sleep(0.2)
-        yield Engine(root=root, model="tiny")
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with llama_server(model, "tiny", folder / "server.log") as root:
+        yield Engine(root, "tiny", chatml, "the tiny test model")
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+@pytest.fixture(scope="session")
+def gemma_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    from gemma_model import gemma_f16
+
+    folder = tmp_path_factory.mktemp("gemma")
+    with llama_server(
+        gemma_f16(), "gemma3:270m", folder / "server.log", "--chat_format", "gemma"
+    ) as root:
+        # A base model rambles; a small cap keeps its answers short. The counts do not care.
+        yield Engine(root, "gemma3:270m", gemma_turns, "Gemma 3 270M", ("--max-tokens", "8"))
+
+
+@pytest.fixture(scope="session", params=["tiny", "gemma"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each real engine in turn: the tests that take it run once per model."""
+    found: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return found

