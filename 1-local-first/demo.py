@@ -1,75 +1,30 @@
-"""Portway, post 1: one local model, the official OpenAI SDK, and proof that the API is stateless.
+"""Portway, post 1: one local model, the official OpenAI SDK, and the stateless contract.
 
-Run it from the repository root, after `uv sync`:
-
-    uv run --project 1-local-first python 1-local-first/demo.py
-
-Block 1 makes one chat call to a model on this machine (Ollama by default) and prints the
-answer and the `usage` object the server sent back.
-
-Block 2 asks one question three times: alone, as the last turn of a made-up 5-message
-conversation, and alone again (the replay). It prints the prompt_tokens the server counted
-for each and explains the gap: the server keeps no conversation between calls, so the
-client must send the whole history every time, and pays for it in prompt tokens.
-
-What it deliberately does not do: stream, keep a chat loop, count or estimate tokens
-itself, retry, or fall back to any server or model it was not given. Every number it
-prints is one the server returned.
-
-Settings: each flag has an environment variable; the flag wins, then the variable, then
-the default. `--help` lists them.
+Block 1 makes one chat call and prints the answer and the `usage` the server sent back. Block 2
+asks one question alone, as the 5th turn after four made-up messages, and alone again (the
+replay), and prints the prompt_tokens the server counted for each. It deliberately does not
+stream, chat, count tokens itself, retry, or try a server or model it was not given. Below the
+divider: the settings (`--help`), and one message per fault with the command that fixes it.
 """
 
 import argparse
 import json
 import math
 import os
-import signal
+import shlex
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
-from typing import NoReturn
+import textwrap
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+from urllib.parse import urlsplit
 
-
-def _interrupted(signum: int, frame: FrameType | None) -> NoReturn:
-    print("\nInterrupted.", file=sys.stderr)
-    raise SystemExit(130)
-
-
-# subtle: set before `import openai`, which takes a second or two, so that Ctrl-C at any
-# moment ends with one line and exit code 130 rather than a traceback.
-signal.signal(signal.SIGINT, _interrupted)
-
-import openai  # noqa: E402
-from openai.types.chat import ChatCompletion, ChatCompletionMessageParam  # noqa: E402
-
-# --- Settings ---------------------------------------------------------------------------
-
-DEFAULT_MODEL = "gpt-oss:20b"  # the post's model (~14 GB); the README lists smaller ones
-DEFAULT_BASE_URL = "http://localhost:11434/v1"  # Ollama's OpenAI-compatible endpoint
-DEFAULT_API_KEY = "ollama"  # a placeholder: see make_client()
-DEFAULT_TIMEOUT_S = 300.0  # generous: the first call may have to load the model from disk
-# Thinking models (gpt-oss, qwen3, deepseek-r1) spend their reasoning out of the same
-# budget as the answer; a one-line question takes them tens to a few hundred tokens.
-# 1024 leaves them room to reach the answer and still ends a runaway reply in seconds.
-DEFAULT_MAX_TOKENS = 1024
-CONNECT_TIMEOUT_S = 3.0  # a server that is up accepts the connection at once
-WAIT_NOTICE_S = 2.0  # after this long in flight, say on stderr what we are waiting for
-
-RUN = "uv run --project 1-local-first python 1-local-first/demo.py"
-DEFAULTS = {
-    "model": DEFAULT_MODEL,
-    "base_url": DEFAULT_BASE_URL,
-    "timeout": DEFAULT_TIMEOUT_S,
-    "max_tokens": DEFAULT_MAX_TOKENS,
-}
-SMALL_MODEL = "llama3.2:3b"  # the smallest model in the post's table
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 ROUND_TRIP_QUESTION = "Name three rivers in Canada. Reply with the names only, comma-separated."
 QUESTION = "Which city is the capital of Canada?"
-# A made-up earlier conversation. No server ever saw it: we send it as if it had happened.
+# Four made-up messages. No server saw them happen; to a server, a conversation is what it is sent.
 HISTORY: list[ChatCompletionMessageParam] = [
     {"role": "user", "content": "I'm planning a train trip across Canada next summer."},
     {"role": "assistant", "content": "Lovely. The Canadian takes four days, Toronto to Vancouver."},
@@ -78,405 +33,207 @@ HISTORY: list[ChatCompletionMessageParam] = [
 ]
 
 
-# --- The lesson -------------------------------------------------------------------------
-
-
-def make_client(settings: argparse.Namespace) -> openai.OpenAI:
+def connect(s: argparse.Namespace) -> openai.OpenAI:
     return openai.OpenAI(
-        base_url=settings.base_url,
-        api_key=settings.api_key,  # Ollama ignores it; the SDK refuses to start without one
-        # subtle: the SDK retries twice by default, which would silently triple every wait.
-        max_retries=0,
-        timeout=openai.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT_S, settings.timeout)),
+        base_url=s.base_url,  # Ollama's OpenAI-compatible endpoint, unless you name another
+        api_key=s.api_key,  # a placeholder: Ollama ignores it, the SDK will not start without one
+        max_retries=0,  # subtle: the SDK retries twice by default, silently tripling every wait
+        timeout=openai.Timeout(s.timeout, connect=min(CONNECT_S, s.timeout)),
         # Talk to this URL and nothing else: no proxy from the environment, no redirects.
         http_client=openai.DefaultHttpx2Client(trust_env=False, follow_redirects=False),
     )
 
 
-def round_trip(client: openai.OpenAI, settings: argparse.Namespace) -> None:
-    banner("Block 1 — one round trip through the OpenAI SDK, to a model on this machine")
-    # One chat call, exactly as you would make it to a hosted API.
-    completion = ask(client, settings, [{"role": "user", "content": ROUND_TRIP_QUESTION}])
-    print(labelled("content", answer_of(completion, settings)))
-    print(f"usage: {completion.usage!r}")
+def lesson(s: argparse.Namespace) -> None:
+    client = connect(s)
+    print(f"{HR}\nBlock 1 — one round trip through the OpenAI SDK, to a local model\n{HR}")
+    # One chat call, written exactly as it would be for a hosted API.
+    reply = client.chat.completions.create(
+        model=s.model,
+        messages=[{"role": "user", "content": ROUND_TRIP_QUESTION}],
+        max_tokens=s.max_tokens,  # thinking models spend this on reasoning first
+    )
+    usage = usage_of(reply)
+    print(f"content: {shown(reply, s)}\nusage: {usage!r}")
 
-
-def stateless_proof(client: openai.OpenAI, settings: argparse.Namespace) -> None:
-    banner("Block 2 — one question, asked alone and after a 5-turn history")
+    print(f"{HR}\nBlock 2 — one question alone, as the 5th turn after four made-up messages\n{HR}")
     alone: list[ChatCompletionMessageParam] = [{"role": "user", "content": QUESTION}]
-    with_history: list[ChatCompletionMessageParam] = [
-        *HISTORY,
-        {"role": "user", "content": QUESTION},
-    ]
-
-    # The same final question, first on its own, then after four earlier turns.
-    one = ask(client, settings, alone)
-    five = ask(client, settings, with_history)
-    # The replay: the 1-turn request again, unchanged, right after the 5-turn one.
-    replay = ask(client, settings, alone)
-
-    n, m, r = (prompt_tokens(c) for c in (one, five, replay))
-    print(labelled("1-turn response", answer_of(one, settings)))
-    print(labelled("5-turn response", answer_of(five, settings)))
-    print(f"1-turn prompt_tokens: {n}")
-    print(f"5-turn prompt_tokens: {m}")
-    print(f"delta: {m - n}")
-    print(f"1-turn replay prompt_tokens: {r}")
-    print()
-    print(explanation(n, m, r, cached_tokens(replay)))
-
-
-def explanation(n: int, m: int, r: int, cached: int | None) -> str:
-    if m > n:
-        why = (
-            f"Why the 5-turn call counts {m - n} more prompt tokens: the server keeps no\n"
-            "conversation between calls. It read the 5-turn request from scratch, and the\n"
-            "extra tokens are exactly the four earlier messages the client sent again, each\n"
-            "wrapped in the chat template's role markers. The history lives in the client.\n"
+    one = client.chat.completions.create(model=s.model, messages=alone, max_tokens=s.max_tokens)
+    # The same question after the history. The client sends all five: the server kept none.
+    five = client.chat.completions.create(
+        model=s.model, messages=HISTORY + alone, max_tokens=s.max_tokens
+    )
+    # The replay: the 1-turn request again, unchanged, after the 5-turn one.
+    again = client.chat.completions.create(model=s.model, messages=alone, max_tokens=s.max_tokens)
+    n, m, r = (usage_of(c).prompt_tokens for c in (one, five, again))
+    print(f"1-turn response: {shown(one, s)}\n5-turn response: {shown(five, s)}")
+    print(f"1-turn prompt_tokens: {n}\n5-turn prompt_tokens: {m}\ndelta: {m - n}")
+    print(f"replay prompt_tokens: {r}\n")
+    # What the numbers show, in words that stay true whatever they turn out to be.
+    if m <= n:
+        said = (
+            f"These counts cannot show the stateless contract: the 5-turn call counted {m}, no more "
+            f"than the 1-turn call's {n}. Draw no conclusion from this server's counts."
         )
     else:
-        why = (
-            "The 5-turn call did not count more prompt tokens than the 1-turn call\n"
-            f"({m} vs {n}), although it carried four more messages. This server's usage\n"
-            "figures do not follow the prompt it was sent, so they cannot make the proof.\n"
+        said = (
+            "The stateless contract: the server keeps no conversation state. It reads each call "
+            "from scratch, so the client sends the history every time: the delta, "
+            f"{m - n}, is those four messages, each wrapped in the chat template's role markers. "
         )
-    if r == n:
-        replayed = (
-            f"The replay, sent after the 5-turn call, counted {r} again: nothing from the\n"
-            "longer conversation stayed behind on the server to be carried into it.\n"
-        )
-    else:
-        replayed = (
-            f"Look closely: the replay counted {r} prompt tokens, not {n}. The same request\n"
-            "was counted differently the second time, so the count depends on something\n"
-            "this server kept between calls. If it counts only the tokens its prefix cache\n"
-            "did not cover, that is a choice in how it counts, not a memory of the chat.\n"
-        )
-    if cached:
-        cache = (
-            f"The server says {cached} of the replay's {r} prompt tokens came from its prefix\n"
-            "cache: they were processed faster, yet sent, read and counted all the same.\n"
-            "A prefix cache is a speed-up, not memory."
-        )
-    else:
-        cache = (
-            "A prefix cache may make a repeated beginning faster to process, but it is a\n"
-            "speed-up, not memory: it never changes what a call sees or how its tokens count."
-        )
-    return why + replayed + cache
-
-
-def main() -> int:
-    settings = parse_settings()
-    # subtle: a model can answer with characters this terminal cannot show; print a
-    # stand-in for them rather than stop with UnicodeEncodeError.
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="replace")
-    client = make_client(settings)
-    try:
-        round_trip(client, settings)
-        stateless_proof(client, settings)
-        sys.stdout.flush()  # now, so that a reader who stopped reading is caught below
-    except BrokenPipeError:  # e.g. `| head`: stdout was closed early, so stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except Fault as fault:
-        return fail(str(fault))
-    except json.JSONDecodeError:  # a body labelled JSON that is not JSON
-        return fail(not_an_api(settings))
-    except openai.OpenAIError as err:
-        return fail(explain(err, client, settings))
-    return 0
-
-
-# --- Helpers beside the lesson ----------------------------------------------------------
-
-
-class Fault(Exception):
-    """Something the person can fix. The text says what happened and the command that fixes it."""
-
-
-def parse_settings(argv: list[str] | None = None) -> argparse.Namespace:
-    env = os.environ.get
-    parser = argparse.ArgumentParser(
-        description="Portway post 1: call a local model through the OpenAI SDK and watch "
-        "prompt_tokens prove that the API keeps no conversation state.",
-        epilog=f"A flag beats its environment variable. Example: {RUN} --model {SMALL_MODEL}",
-    )
-    parser.add_argument(
-        "--model",
-        metavar="NAME",
-        type=_text,
-        default=env("PORTWAY_MODEL", DEFAULT_MODEL),
-        help="model name as the server knows it (PORTWAY_MODEL; now: %(default)s)",
-    )
-    parser.add_argument(
-        "--base-url",
-        metavar="URL",
-        type=_http_url,
-        default=env("PORTWAY_BASE_URL", DEFAULT_BASE_URL),
-        help="OpenAI-compatible endpoint, ending in /v1 (PORTWAY_BASE_URL; now: %(default)s)",
-    )
-    parser.add_argument(
-        "--api-key",
-        metavar="KEY",
-        type=_text,
-        default=env("PORTWAY_API_KEY", DEFAULT_API_KEY),
-        help=f"API key sent to the server (PORTWAY_API_KEY; default: {DEFAULT_API_KEY!r}, "
-        "a placeholder that Ollama ignores)",
-    )
-    parser.add_argument(
-        "--timeout",
-        metavar="SECONDS",
-        type=_seconds,
-        default=env("PORTWAY_TIMEOUT", f"{DEFAULT_TIMEOUT_S:g}"),
-        help="seconds to wait for the answer to one call; a first call may be loading the "
-        "model (PORTWAY_TIMEOUT; now: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-tokens",
-        metavar="N",
-        type=_count,
-        default=env("PORTWAY_MAX_TOKENS", str(DEFAULT_MAX_TOKENS)),
-        help="cap on the tokens one answer may generate, reasoning included "
-        "(PORTWAY_MAX_TOKENS; now: %(default)s)",
-    )
-    return parser.parse_args(argv)
-
-
-def ask(
-    client: openai.OpenAI, settings: argparse.Namespace, messages: list[ChatCompletionMessageParam]
-) -> ChatCompletion:
-    """One chat call, checked for what the lesson needs: a chat completion with usage."""
-    with waiting_notice(settings):
-        completion = client.chat.completions.create(
-            model=settings.model, messages=messages, max_tokens=settings.max_tokens
-        )
-    # subtle: when the answer is not JSON the SDK returns the raw text instead of raising.
-    if not isinstance(completion, ChatCompletion) or not getattr(completion, "choices", None):
-        raise Fault(not_an_api(settings))
-    if not isinstance(getattr(completion.usage, "prompt_tokens", None), int):
-        raise Fault(
-            f"The server at {settings.base_url} answered {settings.model} without token usage\n"
-            "(no `usage` with prompt_tokens): there are no counts to compare, no proof to make.\n"
-            "Ollama, llama.cpp's llama-server, vLLM and LM Studio all report usage on chat\n"
-            f"calls; point the demo at one of them:\n  {rerun(settings, base_url=DEFAULT_BASE_URL)}"
-        )
-    return completion
-
-
-def prompt_tokens(completion: ChatCompletion) -> int:
-    assert completion.usage is not None  # ask() has checked
-    return completion.usage.prompt_tokens
-
-
-def cached_tokens(completion: ChatCompletion) -> int | None:
-    """How many prompt tokens the prefix cache supplied, if the server says so (some do, in
-    usage.prompt_tokens_details; recent Ollama versions among them)."""
-    assert completion.usage is not None  # ask() has checked
-    details = completion.usage.prompt_tokens_details
-    return details.cached_tokens if details else None
-
-
-def answer_of(completion: ChatCompletion, settings: argparse.Namespace) -> str:
-    """The answer text, or what became of it when a thinking model used the turn to think."""
-    choice = completion.choices[0]
-    answer = (choice.message.content or "").strip()
-    if not answer:
-        # Ollama puts a thinking model's reasoning in `reasoning`; llama.cpp and vLLM
-        # use `reasoning_content`. Neither is in the OpenAI schema, so read the extras.
-        extra = choice.message.model_extra or {}
-        thinking = str(extra.get("reasoning") or extra.get("reasoning_content") or "").strip()
-        if thinking:
-            words = " ".join(thinking.split())
-            start = words if len(words) <= 160 else words[:160] + "…"
-            answer = (
-                f'(no answer text: the model answered only in its reasoning channel: "{start}")'
+        if r != n:  # e.g. Ollama 0.30.0, which left out the prompt tokens its cache covered
+            said += (
+                f"The replay counted {r}, not {n}: this server counts one request differently "
+                "the second time, so here the replay cannot show that nothing was kept. "
+            )
+        elif cached := getattr(usage_of(again).prompt_tokens_details, "cached_tokens", 0):
+            said += (
+                f"The replay counted {n} again: nothing was kept. {cached} of them came from the "
+                "prefix cache: read faster, counted all the same. "
             )
         else:
-            answer = "(no answer text)"
-    if choice.finish_reason == "length":
-        answer += (
-            f"\nnote: the token cap ({settings.max_tokens}) cut this answer short; raise it:"
-            f"\n  {rerun(settings, max_tokens=settings.max_tokens * 4)}"
-        )
-    return answer
+            said += f"The replay counted {n} again: nothing of the 5-turn call was kept. "
+        said += "A prefix cache is a speed-up, never memory."
+    print(textwrap.fill(said, width=80))
 
 
-def labelled(label: str, text: str) -> str:
-    """`label: text`, with later lines indented so that every label starts its own line."""
-    return f"{label}: " + text.replace("\n", "\n    ")
+# --- The safety net: the settings, and for each fault what happened and the fix -----------
+
+DEFAULT_URL = "http://localhost:11434/v1"  # Ollama's port
+RUN = "uv run --project 1-local-first python 1-local-first/demo.py"
+CONNECT_S = 3.0  # a server that is up accepts a connection at once
+HR = "=" * 60  # a horizontal rule
 
 
-def banner(title: str) -> None:
-    print("=" * 60)
-    print(title)
-    print("=" * 60)
+def http_url(value: str) -> str | None:
+    return value.rstrip("/") if value.startswith(("http://", "https://")) else None
 
 
-@contextmanager
-def waiting_notice(settings: argparse.Namespace) -> Iterator[None]:
-    """Tell the person on stderr what a slow call is waiting for; stdout stays clean."""
-    notice = (
-        f"... waiting for {settings.model} at {settings.base_url} (up to {settings.timeout:g} s;"
-        " a first call may be loading the model into memory)"
-    )
-    timer = threading.Timer(WAIT_NOTICE_S, print, args=(notice,), kwargs={"file": sys.stderr})
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
+# flag: (default, parse: the value, falsy if it cannot work, what it is); numbers must be above 0
+SETTINGS: dict[str, tuple[object, Callable[[str], Any], str]] = {
+    "--model": ("gpt-oss:20b", str.strip, "a model name, as the server knows it"),
+    "--base-url": (DEFAULT_URL, http_url, "an http:// or https:// URL ending in /v1"),
+    "--api-key": ("ollama", str.strip, "a key (the default is a placeholder Ollama ignores)"),
+    "--timeout": (300, float, "a number of seconds above 0: the wait for one answer"),
+    "--max-tokens": (1024, int, "a whole number above 0: one answer's token cap"),
+}
 
 
-def explain(err: openai.OpenAIError, client: openai.OpenAI, settings: argparse.Namespace) -> str:
-    """Turn an SDK error into what happened and the command that fixes it."""
-    url, model = settings.base_url, settings.model
-    if isinstance(err, openai.APITimeoutError) and not _never_connected(err):
-        return (
-            f"No answer from {url} within {settings.timeout:g} s (model {model}).\n"
-            "A first call may still be loading the model into memory. Give it longer:\n"
-            f"  {rerun(settings, timeout=max(600.0, settings.timeout * 2))}"
-        )
-    if isinstance(err, openai.APIConnectionError):
-        return (
-            f"Cannot reach {url} to ask {model}: nothing is listening there.\n"
-            "Start Ollama (`ollama serve`, or open the Ollama app) and run the demo again:\n"
-            f"  {rerun(settings)}\n"
-            "Or name the server you do run, e.g. llama.cpp's llama-server on port 8080:\n"
-            f"  {rerun(settings, base_url='http://localhost:8080/v1')}"
-        )
-    if not isinstance(err, openai.APIStatusError):
-        return f"The call to {url} failed: {err}"
-    status, said = err.status_code, server_message(err)
-    if status in (401, 403):
-        # The key is never repeated, and neither is the server's message, which may echo it.
-        return (
-            f"{url} refused the API key (HTTP {status}) when asked for {model}.\n"
-            "Pass the key this server expects, with --api-key or PORTWAY_API_KEY:\n"
-            f"  PORTWAY_API_KEY=your-key {rerun(settings)}"
-        )
-    if status == 404 and not url.endswith("/v1"):
-        # Cut a full endpoint back to its base (…/v1/chat/completions), or add the /v1.
-        head, v1, _ = url.partition("/v1/")
-        fixed = head + "/v1" if v1 else url + "/v1"
-        return (
-            f"Nothing at {url}/chat/completions (HTTP 404). OpenAI-compatible servers answer\n"
-            f"under a base URL ending in /v1; try:\n  {rerun(settings, base_url=fixed)}"
-        )
-    if said.lstrip().startswith("<"):
-        return not_an_api(settings)
-    if status == 404:
-        pulled = available_models(client)
-        if pulled is not None and model not in pulled:
-            return model_missing(settings, pulled, said)
-    if status >= 500:
-        return (
-            f"The server at {url} failed on model {model} (HTTP {status}): {said}\n"
-            "If the model does not fit in this machine's memory, pick a smaller one from the\n"
-            f"README's table:\n  ollama pull {SMALL_MODEL}\n  {rerun(settings, model=SMALL_MODEL)}"
-        )
-    return f"{url} answered HTTP {status} for model {model}: {said}"
+def settings() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(epilog="Flags beat PORTWAY_ variables, which beat defaults.")
+    for flag, (default, parse, what) in SETTINGS.items():
+        env = "PORTWAY_" + flag[2:].upper().replace("-", "_")
+        what = f"{what} ({env})"
+
+        def check(value: str, parse: Callable[[str], Any] = parse, what: str = what) -> Any:
+            with suppress(ValueError):
+                if (parsed := parse(value)) and (isinstance(parsed, str) or 0 < parsed < math.inf):
+                    return parsed
+            raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
+
+        now = "" if flag == "--api-key" else "; now: %(default)s"  # a key is never shown
+        parser.add_argument(flag, type=check, default=os.environ.get(env, default), help=what + now)
+    return parser.parse_args()
 
 
-def model_missing(settings: argparse.Namespace, pulled: list[str], said: str) -> str:
-    model = settings.model
-    lines = [
-        f'Model "{model}" is not available at {settings.base_url} (the server said: {said}).',
-        f"Pull it:  ollama pull {model}",
-    ]
-    if pulled:
-        lines.append(f"Or use one that is there ({', '.join(pulled)}):")
-        lines.append(f"  {rerun(settings, model=pulled[0])}")
-    else:
-        lines.append(
-            f"It has no models yet; the smallest in the post's table: ollama pull {SMALL_MODEL}"
-        )
-    return "\n".join(lines)
-
-
-def not_an_api(settings: argparse.Namespace) -> str:
-    return (
-        f"What answered at {settings.base_url} is not an OpenAI-compatible API (its reply\n"
-        "was not a JSON chat completion). Check the port: Ollama listens on 11434.\n"
-        f"  {rerun(settings, base_url=DEFAULT_BASE_URL)}"
-    )
-
-
-def available_models(client: openai.OpenAI) -> list[str] | None:
-    """The models the server lists at /v1/models, or None if it cannot say."""
-    try:
-        return [m.id for m in client.models.list().data]
-    except (openai.OpenAIError, AttributeError, TypeError, ValueError):
-        return None
-
-
-def server_message(err: openai.APIStatusError) -> str:
-    """The server's own words, short enough for one screen."""
-    body = err.body
-    message = body.get("message") if isinstance(body, dict) else body
-    text = " ".join(str(message if message else err.message).split())
-    return text if len(text) <= 300 else text[:300] + " …"
-
-
-def rerun(settings: argparse.Namespace, **changes: str | float) -> str:
-    """The run command again, with this run's own settings (never the key) and the changes."""
+def rerun(s: argparse.Namespace, **changes: object) -> str:
+    """The run command again, with this run's settings and the changes, quoted to paste."""
     words = [RUN]
-    for name, default in DEFAULTS.items():
-        value = changes.get(name, getattr(settings, name))
-        if name in changes or value != default:
-            shown = f"{value:g}" if isinstance(value, float) else str(value)
-            words.append(f"--{name.replace('_', '-')} {shown}")
+    for flag, (default, *_) in SETTINGS.items():
+        value = changes.get(name := flag[2:].replace("-", "_"), getattr(s, name))
+        if name == "api_key":  # never printed: say where a key other than the placeholder goes
+            if name in changes or value not in (default, os.environ.get("PORTWAY_API_KEY")):
+                words.append(f"{flag} YOUR_KEY")
+        elif name in changes or value != default:
+            words += [flag, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
     return " ".join(words)
 
 
-def _never_connected(err: openai.APIConnectionError) -> bool:
-    # The SDK reports a connect timeout and a read timeout alike; only the cause tells.
-    return type(err.__cause__).__name__ == "ConnectTimeout"
+def usage_of(reply: ChatCompletion) -> openai.types.CompletionUsage:
+    # subtle: given a body that is not JSON, the SDK hands back the text instead of raising.
+    if not isinstance(reply, ChatCompletion) or not getattr(reply, "choices", None):
+        raise openai.OpenAIError("not an API")  # the SDK's own base error: main() catches it
+    if reply.usage is None or not isinstance(reply.usage.prompt_tokens, int):
+        raise openai.OpenAIError("no usage")
+    return reply.usage
 
 
-def _text(value: str) -> str:
-    if not value.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    return value.strip()
+def shown(reply: ChatCompletion, s: argparse.Namespace, most: int = 12) -> str:
+    """The answer, cut to `most` lines lest a rambling model bury the counts; says if empty."""
+    choice = reply.choices[0]
+    text, cut = (choice.message.content or "").strip(), choice.finish_reason == "length"
+    lines = [part for line in text.splitlines() for part in textwrap.wrap(line, 100) or [""]]
+    if len(lines) > most:
+        lines[most:] = [f"[… {len(lines) - most} more lines]"]
+    if cut and text:
+        lines.append("[cut by the token cap]")
+    elif cut:
+        lines.append(f"(none: the cap of {s.max_tokens} tokens ran out before the answer began)")
+        if "noted" not in vars(s):  # the note comes once a run; the settings keep track
+            s.noted = True
+            lines.append("note: thinking models reason first, from the same budget; double it:")
+            lines.append(f"  {rerun(s, max_tokens=2 * s.max_tokens)}")
+    return "\n    ".join(lines) or "(no answer text)"
 
 
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not an http:// or https:// URL (check --base-url and PORTWAY_BASE_URL)"
-        )
-    return value.rstrip("/")
+def explain(err: Exception, s: argparse.Namespace) -> str:
+    """What happened, in one true message, and the command that fixes it."""
+    url, model, status = s.base_url, s.model, getattr(err, "status_code", 0)
+    causes = [err]  # the SDK's error wraps httpx2's, which wraps the OS's
+    while cause := causes[-1].__cause__ or causes[-1].__context__:
+        causes.append(cause)  # type: ignore[arg-type]
+    names, body = {type(c).__name__ for c in causes}, getattr(err, "body", None)
+    said = str((body.get("message") if isinstance(body, dict) else body) or causes[-1])
+    said, host = " ".join(said.split())[:300], urlsplit(url).hostname or ""
+    html, said = said.startswith("<"), f"HTTP {status}: {said}" if status else said
+    if "ConnectionRefusedError" in names:
+        return f"Nothing is listening at {url}.\n{'Start Ollama (`ollama serve`, or the app)' if urlsplit(url).port == 11434 else 'Start your server'}, then:\n  {rerun(s)}"
+    if "gaierror" in names:
+        return f"The host {host!r} could not be found; check its spelling. For this machine:\n  {rerun(s, base_url=url.replace(host, 'localhost', 1))}"
+    if "SSLError" in names:
+        return f"The TLS handshake with {url} failed; local servers speak plain http://:\n  {rerun(s, base_url='http://' + url.split('://', 1)[1])}"
+    if "ConnectTimeout" in names:
+        return f"{url} accepted no connection within {min(CONNECT_S, s.timeout):g} s: something holds the port\nwithout answering. Restart the server there, then:\n  {rerun(s)}"
+    if isinstance(err, openai.APITimeoutError):
+        return f"No answer from {url} within {s.timeout:g} s (model {model}). A first call may be\nloading the model into memory. Give it longer:\n  {rerun(s, timeout=max(600.0, 2 * s.timeout))}"
+    if status in (401, 403):  # the server's words are left out: they may echo the key
+        return f"{url} refused the API key (HTTP {status}) when asked for {model}.\nPass the key it expects, or set it in PORTWAY_API_KEY:\n  {rerun(s, api_key='')}"
+    if html or "not an API" in err.args or isinstance(err, json.JSONDecodeError):
+        return f"What answered at {url} is not an OpenAI-compatible API. Check the port: Ollama\nlistens on 11434, and a program already there keeps it from starting:\n  {rerun(s, base_url=DEFAULT_URL)}"
+    if "no usage" in err.args:
+        return f"{url} answered without token usage: no counts to compare. Ollama, llama.cpp's\nllama-server, vLLM and LM Studio report it; point the demo at one:\n  {rerun(s, base_url=DEFAULT_URL)}"
+    if status == 404 and model in said:  # Ollama: model 'X' not found; vLLM: `X` does not exist
+        said = f"The server has no model {model!r} ({said}). With Ollama, pull it and run again:\n  ollama pull {shlex.quote(model)}\n  {rerun(s)}"
+        with suppress(openai.OpenAIError, IndexError):  # the models it has, if it will say
+            there = [m.id for m in connect(s).models.list().data]
+            said += f"\nOr use one it has ({', '.join(there)}):\n  {rerun(s, model=there[0])}"
+        return said
+    if status == 404 and not url.endswith("/v1"):  # the /v1 left off, or a full endpoint given
+        head, v1, _ = url.partition("/v1/")
+        return f"Nothing at {url}/chat/completions (HTTP 404). The base URL ends in /v1:\n  {rerun(s, base_url=head + '/v1' if v1 else url + '/v1')}"
+    if status >= 500:
+        return f"The server at {url} failed on {model} ({said}).\nIf the model does not fit in memory, the post's smallest needs 8 GB:\n  ollama pull llama3.2:3b\n  {rerun(s, model='llama3.2:3b')}"
+    return f"The call to {url} for {model} failed: {said}"
 
 
-def _seconds(value: str) -> float:
+def main() -> int:
+    s = settings()
+    # subtle: a stand-in for what this terminal cannot show; each line out at once, for `| tee`.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace", line_buffering=True)
     try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a number of seconds above 0 (check --timeout and PORTWAY_TIMEOUT)"
-        )
-    return seconds
-
-
-def _count(value: str) -> int:
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a whole number above 0 (check --max-tokens and PORTWAY_MAX_TOKENS)"
-        )
-    return count
-
-
-def fail(message: str) -> int:
-    print(message, file=sys.stderr)
-    return 1
+        print(f"... asking {s.model} at {s.base_url}; a first call may load it", file=sys.stderr)
+        lesson(s)
+        return 0
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `| head` stopped reading: end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (json.JSONDecodeError, openai.OpenAIError) as err:
+        print(explain(err, s), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,16 +1,23 @@
-"""Every way a person can run the demo wrong ends in one clear message and a fix.
+"""Every way a person can run the demo wrong ends in one true message on stderr, the command
+that fixes it, a non-zero exit, and no traceback.
 
-Each fault is served by a small local HTTP server, since no real engine produces it on
-demand. Each test checks what the person is told, the exit code, and that no traceback
-shows.
+Faults that no engine produces on demand are served by small local servers shaped like
+Ollama; the network faults are real sockets on loopback.
 """
 
 import os
+import shlex
 import signal
+import socket
 import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from conftest import (
+from helpers import (
+    CLOSE,
+    HANG,
     HUNG,
     RUN,
     Reply,
@@ -21,76 +28,131 @@ from conftest import (
     completion,
     free_port,
     json_reply,
+    ollama_without,
     run_demo,
     start_demo,
+    text_reply,
 )
 
-OLLAMA_404 = {
-    "error": {
-        "message": 'model "gpt-oss:20b" not found, try pulling it first',
-        "type": "api_error",
-        "param": None,
-        "code": None,
-    }
-}
+
+def test_nothing_listening_on_ollamas_port_says_start_ollama() -> None:
+    # Bound but not listening: the port is held, so a connection is refused, whatever else runs.
+    with socket.socket() as held:
+        held.bind(("127.0.0.2", 11434))
+        url = "http://127.0.0.2:11434/v1"
+        said = assert_clean_failure(run_demo("--base-url", url))
+    assert f"Nothing is listening at {url}.\nStart Ollama (`ollama serve`" in said
+    assert f"\n  {RUN} --base-url {url}\n" in said  # the same run, once Ollama is up
 
 
-def ollama_without_the_model(request: Request) -> Reply:
-    if request.path == "/v1/models":
-        models = [
-            {"id": name, "object": "model", "created": 1, "owned_by": "library"}
-            for name in ("llama3.2:3b", "qwen2.5:7b")
-        ]
-        return json_reply({"object": "list", "data": models})
-    return json_reply(OLLAMA_404, status=404)
-
-
-def test_nothing_listening_says_how_to_start_ollama() -> None:
+def test_nothing_listening_elsewhere_says_start_your_server() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
+    said = assert_clean_failure(run_demo("--base-url", url, "--model", "qwen2.5:7b"))
+    assert f"Nothing is listening at {url}.\nStart your server, then:" in said
+    assert "Ollama" not in said
+    assert f"\n  {RUN} --model qwen2.5:7b --base-url {url}\n" in said
+
+
+@pytest.fixture
+def unknown_host(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An environment in which the name `lcoalhost` does not resolve. The demo's own resolver
+    call fails as it would for a typo, without asking any name server (no traffic leaves the
+    machine): a sitecustomize makes socket.getaddrinfo raise for that one name."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import socket\n"
+        "_real = socket.getaddrinfo\n"
+        "def getaddrinfo(host, *args, **kwargs):\n"
+        "    if host == 'lcoalhost':\n"
+        "        raise socket.gaierror(socket.EAI_NONAME, 'Name or service not known')\n"
+        "    return _real(host, *args, **kwargs)\n"
+        "socket.getaddrinfo = getaddrinfo\n"
+    )
+    yield {"PYTHONPATH": str(tmp_path)}
+
+
+def test_host_that_does_not_resolve_is_named_not_blamed_on_the_server(
+    unknown_host: dict[str, str],
+) -> None:
+    said = assert_clean_failure(
+        run_demo("--base-url", "http://lcoalhost:11434/v1", env=unknown_host)
+    )
+    assert "The host 'lcoalhost' could not be found; check its spelling." in said
+    assert "listening" not in said
+    assert said.endswith(f"\n  {RUN} --base-url http://localhost:11434/v1\n")
+
+
+def test_https_to_a_plain_http_server_says_use_http(serve: Serve) -> None:
+    server = serve(answers(completion()))
+    url = server.url.replace("http://", "https://") + "/v1"
     said = assert_clean_failure(run_demo("--base-url", url))
-    assert f"Cannot reach {url} to ask gpt-oss:20b" in said
-    assert "ollama serve" in said
-    assert f"  {RUN} --base-url {url}\n" in said  # the same run, once the server is up
-    assert f"  {RUN} --base-url http://localhost:8080/v1" in said
+    assert f"The TLS handshake with {url} failed; local servers speak plain http://" in said
+    assert f"\n  {RUN} --base-url {server.url}/v1" in said
 
 
-def test_url_without_v1_gives_the_url_with_v1(serve: Serve) -> None:
-    def ollama_root(request: Request) -> Reply:
+@pytest.fixture
+def deaf_port() -> Iterator[int]:
+    """A port where something listens but accepts no connection: its backlog is full."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port: int = listener.getsockname()[1]
+        fillers = []
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        yield port
+        for filler in fillers:
+            filler.close()
+
+
+def test_server_that_accepts_no_connection_is_given_up_on(deaf_port: int) -> None:
+    url = f"http://127.0.0.1:{deaf_port}/v1"
+    said = assert_clean_failure(run_demo("--base-url", url, "--timeout", "1"))
+    assert f"{url} accepted no connection within 1 s" in said
+    assert f"\n  {RUN} --base-url {url} --timeout 1\n" in said
+
+
+def test_silent_server_is_given_up_on_after_the_timeout(serve: Serve) -> None:
+    server = serve(lambda request: HANG)
+    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1", "--timeout", "2"))
+    assert f"No answer from {server.url}/v1 within 2 s (model gpt-oss:20b)" in said
+    assert "loading the model" in said
+    assert f"\n  {RUN} --base-url {server.url}/v1 --timeout 600\n" in said
+    assert len(server.requests) == 1, "a timed-out call must not be retried"
+
+
+@pytest.mark.parametrize("old", [False, True], ids=["current-ollama", "older-ollama"])
+def test_missing_model_says_pull_it_and_offers_one_that_is_there(serve: Serve, old: bool) -> None:
+    server = serve(ollama_without("gpt-oss:20b", ["llama3.2:3b", "qwen2.5:7b"], old=old))
+    url = server.url + "/v1"
+    said = assert_clean_failure(run_demo("--base-url", url))
+    assert "The server has no model 'gpt-oss:20b' (HTTP 404: model" in said
+    assert f"\n  ollama pull gpt-oss:20b\n  {RUN} --base-url {url}\n" in said
+    assert f"Or use one it has (llama3.2:3b, qwen2.5:7b):\n  {RUN} --model llama3.2:3b" in said
+    assert len(server.chat_calls()) == 1, "never falls back to another model by itself"
+
+
+def test_missing_model_on_an_empty_server_says_pull_it(serve: Serve) -> None:
+    server = serve(ollama_without("my model", []))
+    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1", "--model", "my model"))
+    assert "\n  ollama pull 'my model'\n" in said
+    assert "Or use one" not in said
+
+
+@pytest.mark.parametrize("path", ["", "/v1/chat/completions"], ids=["no-v1", "full-endpoint"])
+def test_url_that_is_not_the_v1_base_is_corrected(serve: Serve, path: str) -> None:
+    def ollama(request: Request) -> Reply:
         if request.path == "/":
-            return 200, {"Content-Type": "text/plain"}, b"Ollama is running"
-        return 404, {"Content-Type": "text/plain"}, b"404 page not found"
+            return text_reply("Ollama is running")
+        return text_reply("404 page not found", status=404)
 
-    server = serve(ollama_root)
-    said = assert_clean_failure(run_demo("--base-url", server.url))
-    assert f"{RUN} --base-url {server.url}/v1" in said
-    assert [r.path for r in server.requests] == ["/chat/completions"], "no retry elsewhere"
-
-
-def test_full_endpoint_as_base_url_is_cut_back_to_v1(serve: Serve) -> None:
-    server = serve(lambda request: (404, {"Content-Type": "text/plain"}, b"404 page not found"))
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1/chat/completions"))
-    assert f"{RUN} --base-url {server.url}/v1\n" in said + "\n"
-
-
-def test_missing_model_says_pull_it_and_lists_the_pulled_ones(serve: Serve) -> None:
-    server = serve(ollama_without_the_model)
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert "ollama pull gpt-oss:20b" in said
-    assert "llama3.2:3b, qwen2.5:7b" in said
-    assert f"{RUN} --model llama3.2:3b --base-url {server.url}/v1" in said
-    assert len(server.chat_calls()) == 1, "never falls back to another model"
-
-
-def test_missing_model_on_an_empty_server_names_the_smallest_model(serve: Serve) -> None:
-    def empty_ollama(request: Request) -> Reply:
-        if request.path == "/v1/models":
-            return json_reply({"object": "list", "data": []})
-        return json_reply(OLLAMA_404, status=404)
-
-    server = serve(empty_ollama)
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert "ollama pull gpt-oss:20b" in said
-    assert "ollama pull llama3.2:3b" in said
+    server = serve(ollama)
+    said = assert_clean_failure(run_demo("--base-url", server.url + path))
+    assert f"Nothing at {server.url}{path}/chat/completions (HTTP 404)" in said
+    assert said.endswith(f"\n  {RUN} --base-url {server.url}/v1\n")
+    assert len(server.requests) == 1, "no retry elsewhere"
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -108,67 +170,82 @@ def test_refused_key_is_reported_without_the_key(serve: Serve, status: int, how:
     proc = run_demo(*args, env=env)
     said = assert_clean_failure(proc)
     assert f"refused the API key (HTTP {status}) when asked for gpt-oss:20b" in said
-    assert "PORTWAY_API_KEY" in said and "--api-key" in said
+    assert f"\n  {RUN} --base-url {server.url}/v1 --api-key YOUR_KEY\n" in said
     assert secret not in proc.stdout + proc.stderr
     assert server.requests[0].headers["authorization"] == f"Bearer {secret}"
 
 
-def test_silent_server_is_given_up_on_after_the_timeout(serve: Serve) -> None:
-    server = serve(lambda request: None)
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1", "--timeout", "2"))
-    assert f"No answer from {server.url}/v1 within 2 s" in said
-    assert "loading the model" in said
-    assert f"{RUN} --base-url {server.url}/v1 --timeout 600" in said
-    assert len(server.requests) == 1, "a timed-out call must not be retried"
-
-
-def test_html_page_is_not_an_openai_compatible_api(serve: Serve) -> None:
-    page = b"<!doctype html><html><body><h1>My web app</h1></body></html>"
-    server = serve(lambda request: (200, {"Content-Type": "text/html"}, page))
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert "not an OpenAI-compatible API" in said
-    assert "port" in said
-
-
-def test_html_error_page_is_not_an_openai_compatible_api(serve: Serve) -> None:
-    page = b"<html><body>Not Found</body></html>"
-    server = serve(lambda request: (404, {"Content-Type": "text/html"}, page))
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert "not an OpenAI-compatible API" in said
-
-
-def test_body_labelled_json_that_is_not_json_is_not_an_api(serve: Serve) -> None:
-    server = serve(lambda request: (200, {"Content-Type": "application/json"}, b"{oops"))
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert "not an OpenAI-compatible API" in said
-
-
-def test_server_error_shows_its_message_and_a_smaller_model(serve: Serve) -> None:
+def test_server_error_shows_its_words_and_the_smallest_model(serve: Serve) -> None:
     oom = "model requires more system memory (13.6 GiB) than is available (9.0 GiB)"
     server = serve(lambda request: json_reply({"error": {"message": oom}}, status=500))
     said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert oom in said
-    assert "HTTP 500" in said
-    assert f"{RUN} --model llama3.2:3b --base-url {server.url}/v1" in said
+    assert f"failed on gpt-oss:20b (HTTP 500: {oom})" in said
+    assert (
+        f"\n  ollama pull llama3.2:3b\n  {RUN} --model llama3.2:3b --base-url {server.url}/v1"
+        in said
+    )
     assert len(server.requests) == 1, "a server error must not be retried"
 
 
-def test_answer_without_usage_says_the_proof_cannot_be_made(serve: Serve) -> None:
+@pytest.mark.parametrize(
+    "reply",
+    [
+        text_reply("<!doctype html><html><h1>My web app</h1></html>", kind="text/html"),
+        text_reply("<html><body>Not Found</body></html>", status=404, kind="text/html"),
+        (200, {"Content-Type": "application/json"}, b"{oops"),
+        json_reply({"status": "ok"}),
+    ],
+    ids=["html-page", "html-404", "broken-json", "json-not-a-completion"],
+)
+def test_what_is_not_an_openai_api_is_called_so(serve: Serve, reply: Reply) -> None:
+    server = serve(lambda request: reply)
+    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
+    assert (
+        f"What answered at {server.url}/v1 is not an OpenAI-compatible API. Check the port" in said
+    )
+    assert said.endswith(f"\n  {RUN} --base-url http://localhost:11434/v1\n"), "back to Ollama"
+
+
+def test_answer_without_usage_says_there_is_nothing_to_compare(serve: Serve) -> None:
     server = serve(answers(completion(usage=False)))
     said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert "without token usage" in said
-    assert "Ollama" in said and "llama-server" in said
+    assert f"{server.url}/v1 answered without token usage: no counts to compare" in said
+    assert "llama-server" in said
+    assert said.endswith(f"\n  {RUN} --base-url http://localhost:11434/v1\n")
+
+
+def test_redirect_is_reported_and_not_followed(serve: Serve) -> None:
+    elsewhere = serve(answers(completion()))
+    server = serve(lambda request: (307, {"Location": elsewhere.url + "/v1/chat/completions"}, b""))
+    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
+    assert said.splitlines()[-1].startswith(
+        f"The call to {server.url}/v1 for gpt-oss:20b failed: HTTP 307"
+    )
+    assert elsewhere.requests == []
+
+
+def test_server_that_hangs_up_gets_one_line_not_a_traceback(serve: Serve) -> None:
+    server = serve(lambda request: CLOSE)
+    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
+    last = said.splitlines()[-1]
+    assert last.startswith(f"The call to {server.url}/v1 for gpt-oss:20b failed: ")
+    assert "disconnected" in last.lower()
 
 
 def test_ctrl_c_ends_with_one_line_and_exit_130(serve: Serve) -> None:
-    server = serve(lambda request: None)
+    server = serve(lambda request: HANG)
     # A terminal's Ctrl-C reaches the whole foreground group: uv and the demo both.
     proc = start_demo("--base-url", server.url + "/v1", new_session=True)
     try:
         assert proc.stderr is not None
-        # Once it says what it waits for, the demo is in the middle of a call.
-        while "waiting for gpt-oss:20b" not in (line := proc.stderr.readline()):
-            assert line, "the demo ended before it said what it was waiting for"
+        # The demo says what it asks before it asks (uv may speak first)...
+        while not (line := proc.stderr.readline()).startswith("... asking gpt-oss:20b"):
+            assert line, "the demo ended before it said what it was asking"
+        # ...and once the server holds the call, the demo is waiting in the middle of it.
+        deadline = time.monotonic() + HUNG
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.requests, "the demo never made its call"
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=HUNG)
     finally:
@@ -195,3 +272,22 @@ def test_reader_that_stops_reading_ends_the_demo_quietly(serve: Serve) -> None:
     _, err = proc.communicate(timeout=HUNG)
     assert proc.returncode == 1
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_every_printed_command_pastes_back_to_the_same_settings(serve: Serve) -> None:
+    server = serve(lambda request: json_reply({"error": {"message": "no"}}, status=401))
+    url, model = server.url + "/v1", "my model:latest"  # a name the shell must see quoted
+    settings = ["--timeout", "45", "--max-tokens", "64", "--api-key", "k-1"]
+    said = assert_clean_failure(run_demo("--base-url", url, "--model", model, *settings))
+    command = said.splitlines()[-1].strip()
+    words = shlex.split(command)
+    assert words[: len(RUN.split())] == RUN.split()
+    flags = dict(zip(words[len(RUN.split()) :: 2], words[len(RUN.split()) + 1 :: 2], strict=True))
+    assert flags == {
+        "--model": model,
+        "--base-url": url,
+        "--timeout": "45",
+        "--max-tokens": "64",
+        "--api-key": "YOUR_KEY",
+    }
+    assert "k-1" not in said

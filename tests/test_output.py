@@ -1,24 +1,79 @@
-"""What the demo prints, and what it sends, against a scripted local server: answers whole,
-notes for thinking models, the replay called out when it differs, and traffic to the given
-URL only."""
+"""What the demo prints, against servers shaped like Ollama that answer as each case needs:
+the explanation in each of its cases, answers long, cut or empty, and output that reaches the
+reader block by block."""
 
-import json
-import time
+import threading
 
-from conftest import (
-    RUN,
+from helpers import (
+    HUNG,
     Reply,
     Request,
     Serve,
     answers,
-    assert_clean_failure,
     completion,
+    counts,
     json_reply,
     run_demo,
+    start_demo,
 )
 
 
-def test_multi_line_answer_prints_whole_with_every_label_on_its_own_line(serve: Serve) -> None:
+def explanation(stdout: str) -> str:
+    """The explanation: what follows the last count, as one line of words."""
+    return " ".join(stdout.split("replay prompt_tokens:", 1)[1].split()[1:])
+
+
+def test_history_that_costs_tokens_and_an_equal_replay_tell_the_stateless_contract(
+    serve: Serve,
+) -> None:
+    server = serve(counts(30, 25, 181, 25))  # block 1, 1-turn, 5-turn, replay
+    proc = run_demo("--base-url", server.url + "/v1")
+    assert proc.returncode == 0, proc.stderr
+    assert "1-turn prompt_tokens: 25\n5-turn prompt_tokens: 181\ndelta: 156\n" in proc.stdout
+    assert "replay prompt_tokens: 25\n" in proc.stdout
+    said = explanation(proc.stdout)
+    assert said.startswith("The stateless contract: the server keeps no conversation state.")
+    assert "the client sends the history every time: the delta, 156, is those four messages" in said
+    assert "The replay counted 25 again: nothing of the 5-turn call was kept." in said
+    assert said.endswith("A prefix cache is a speed-up, never memory.")
+    assert max(len(line) for line in proc.stdout.splitlines()[-6:]) <= 80
+
+
+def test_replay_counted_differently_is_said_and_never_contradicted(serve: Serve) -> None:
+    # Ollama 0.30.0 counted only the prompt tokens its cache did not cover.
+    server = serve(counts(30, 25, 181, 1))
+    proc = run_demo("--base-url", server.url + "/v1")
+    assert proc.returncode == 0, proc.stderr
+    said = explanation(proc.stdout)
+    assert "The replay counted 1, not 25:" in said
+    assert "the replay cannot show that nothing was kept" in said
+    assert "again" not in said and "counted all the same" not in said
+    assert "1 prompt tokens" not in proc.stdout
+
+
+def test_counts_that_do_not_grow_with_the_history_prove_nothing(serve: Serve) -> None:
+    server = serve(counts(30, 25, 25, 25))
+    proc = run_demo("--base-url", server.url + "/v1")
+    assert proc.returncode == 0, proc.stderr
+    said = explanation(proc.stdout)
+    assert said.startswith("These counts cannot show the stateless contract:")
+    assert "Draw no conclusion" in said
+    assert "again" not in said and "nothing was kept" not in said
+
+
+def test_cached_tokens_the_server_reports_are_a_speed_up_counted_all_the_same(
+    serve: Serve,
+) -> None:
+    replies = iter([completion(), completion(prompt_tokens=20), completion(prompt_tokens=90)])
+    last = completion(prompt_tokens=20, cached=18)
+    server = serve(lambda request: json_reply(next(replies, last)))
+    proc = run_demo("--base-url", server.url + "/v1")
+    assert proc.returncode == 0, proc.stderr
+    said = explanation(proc.stdout)
+    assert "The replay counted 20 again: nothing was kept. 18 of them came from the prefix" in said
+
+
+def test_multi_line_answer_keeps_every_label_at_the_start_of_its_own_line(serve: Serve) -> None:
     server = serve(answers(completion("Ottawa.\nIt is in Ontario.\ndelta: not a label")))
     proc = run_demo("--base-url", server.url + "/v1")
     assert proc.returncode == 0, proc.stderr
@@ -26,83 +81,75 @@ def test_multi_line_answer_prints_whole_with_every_label_on_its_own_line(serve: 
     assert [line for line in proc.stdout.splitlines() if line.startswith("delta:")] == ["delta: 0"]
 
 
-def test_reasoning_only_answer_is_a_note_not_a_failure(serve: Serve) -> None:
-    thinking = "The user asks for the capital of Canada. That is Ottawa."
-    server = serve(answers(completion("", reasoning=thinking)))
+def test_rambling_answer_shows_a_dozen_lines_and_how_many_more(serve: Serve) -> None:
+    # 30 short lines, then 2,000 characters on one line, which wrap at 100 columns into 20.
+    rambling = "\n".join(f"line {i}" for i in range(1, 31)) + "\n" + "word " * 400
+    server = serve(answers(completion(rambling, finish_reason="length")))
     proc = run_demo("--base-url", server.url + "/v1")
     assert proc.returncode == 0, proc.stderr
-    assert "answered only in its reasoning channel" in proc.stdout
-    assert thinking[:40] in proc.stdout
-    assert "1-turn prompt_tokens: 12" in proc.stdout
-    assert len(server.chat_calls()) == 4
+    block1 = proc.stdout.split("usage:", 1)[0]
+    assert "    line 12\n    [… 38 more lines]\n    [cut by the token cap]\n" in block1
+    assert "line 13" not in block1
+    assert "max-tokens" not in proc.stdout, "a long answer is cut, not a reason for a bigger cap"
+    assert "5-turn prompt_tokens: 12" in proc.stdout
 
 
-def test_llama_cpp_reasoning_content_is_read_too(serve: Serve) -> None:
-    server = serve(answers(completion(None, reasoning_content="Thinking it over: Ottawa.")))
-    proc = run_demo("--base-url", server.url + "/v1")
-    assert proc.returncode == 0, proc.stderr
-    assert '"Thinking it over: Ottawa.' in proc.stdout
-
-
-def test_answer_cut_by_the_token_cap_says_how_to_raise_it(serve: Serve) -> None:
-    cut = completion("", finish_reason="length", reasoning="Let me think about rivers")
+def test_thinking_model_that_spent_the_cap_reasoning_gets_one_note_with_twice_the_cap(
+    serve: Serve,
+) -> None:
+    # Ollama returns a thinking model's reasoning in message.reasoning, apart from the answer.
+    cut = completion("", finish_reason="length", reasoning="The user asks about rivers. Let")
     server = serve(answers(cut))
-    proc = run_demo("--base-url", server.url + "/v1", "--max-tokens", "64")
+    proc = run_demo("--base-url", server.url + "/v1", "--max-tokens", "64", "--timeout", "30")
     assert proc.returncode == 0, proc.stderr
-    assert "token cap (64) cut this answer short" in proc.stdout
-    assert f"{RUN} --base-url {server.url}/v1 --max-tokens 256" in proc.stdout
+    assert proc.stdout.count("(none: the cap of 64 tokens ran out before the answer began)") == 3
+    assert proc.stdout.count("note:") == 1
+    assert "--base-url" in proc.stdout and "--timeout 30 --max-tokens 128\n" in proc.stdout
     assert all(r.body["max_tokens"] == 64 for r in server.chat_calls())
 
 
-def test_slow_call_says_what_it_waits_for_on_stderr_only(serve: Serve) -> None:
-    slow = {"first": True}
+def test_empty_answer_that_was_not_cut_says_so(serve: Serve) -> None:
+    server = serve(answers(completion(None)))
+    proc = run_demo("--base-url", server.url + "/v1")
+    assert proc.returncode == 0, proc.stderr
+    assert "content: (no answer text)\n" in proc.stdout
+    assert "note:" not in proc.stdout
 
-    def slow_first_answer(request: Request) -> Reply:
-        if slow.pop("first", False):
-            time.sleep(4)  # well past the moment the demo waits before it speaks up
+
+def test_each_block_reaches_the_reader_before_the_next_one_is_asked_for(serve: Serve) -> None:
+    first_block_read = threading.Event()
+
+    def hold_block_2(request: Request) -> Reply:
+        if len(server.chat_calls()) == 2:  # Block 2's first call waits for the reader
+            first_block_read.wait(HUNG)
         return json_reply(completion())
 
-    server = serve(slow_first_answer)
+    server = serve(hold_block_2)
+    # Were Block 1 held back until the end, the reader would not see it while Block 2 waits,
+    # and Block 2's call would time out: the run would fail instead of ending well.
+    proc = start_demo("--base-url", server.url + "/v1", "--timeout", "20")
+    try:
+        assert proc.stdout is not None
+        while not (line := proc.stdout.readline()).startswith("usage:"):
+            assert line, "the demo ended before Block 1 reached its reader"
+        first_block_read.set()
+        out, err = proc.communicate(timeout=HUNG)
+    finally:
+        first_block_read.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "replay prompt_tokens: 12" in out
+
+
+def test_the_notice_goes_to_stderr_and_stdout_keeps_the_lesson(serve: Serve) -> None:
+    server = serve(answers(completion()))
     proc = run_demo("--base-url", server.url + "/v1", "--model", "llama3.2:3b")
     assert proc.returncode == 0, proc.stderr
-    assert f"waiting for llama3.2:3b at {server.url}/v1" in proc.stderr
-    assert "waiting" not in proc.stdout
-
-
-def test_replay_counted_differently_is_called_out(serve: Serve) -> None:
-    counts = iter([20, 20, 60, 27])  # block 1, 1-turn, 5-turn, replay
-
-    server = serve(lambda request: json_reply(completion(prompt_tokens=next(counts))))
-    proc = run_demo("--base-url", server.url + "/v1")
-    assert proc.returncode == 0, proc.stderr
-    assert "1-turn replay prompt_tokens: 27" in proc.stdout
-    assert "the replay counted 27 prompt tokens, not 20" in proc.stdout
-    assert "counted 20 again" not in proc.stdout
-
-
-def test_cached_tokens_the_server_reports_are_shown_as_a_speed_up(serve: Serve) -> None:
-    replies = iter(
-        [
-            completion(),
-            completion(prompt_tokens=20),
-            completion(prompt_tokens=90),
-            completion(prompt_tokens=20, cached=18),
-        ]
-    )
-    server = serve(lambda request: json_reply(next(replies)))
-    proc = run_demo("--base-url", server.url + "/v1")
-    assert proc.returncode == 0, proc.stderr
-    assert "The server says 18 of the replay's 20 prompt tokens came from its prefix" in proc.stdout
-    assert "counted 20 again" in proc.stdout
-
-
-def test_redirect_is_not_followed_to_another_url(serve: Serve) -> None:
-    elsewhere = serve(answers(completion()))
-    target = elsewhere.url + "/v1/chat/completions"
-    server = serve(lambda request: (307, {"Location": target}, b""))
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert "HTTP 307" in said
-    assert elsewhere.requests == []
+    assert f"... asking llama3.2:3b at {server.url}/v1" in proc.stderr
+    assert proc.stderr.count("asking") == 1, "said once, not once a call"
+    assert "asking" not in proc.stdout
 
 
 def test_proxy_settings_in_the_environment_are_ignored(serve: Serve) -> None:
@@ -115,12 +162,9 @@ def test_proxy_settings_in_the_environment_are_ignored(serve: Serve) -> None:
     assert len(server.chat_calls()) == 4
 
 
-def test_requests_carry_the_conversation_the_post_describes(serve: Serve) -> None:
-    server = serve(answers(completion()))
-    assert run_demo("--base-url", server.url + "/v1").returncode == 0
-    block1, one, five, replay = (c.body["messages"] for c in server.chat_calls())
-    assert len(block1) == 1 and len(one) == 1
-    assert [m["role"] for m in five] == ["user", "assistant", "user", "assistant", "user"]
-    assert five[-1] == one[0]
-    assert replay == one
-    assert json.dumps(one) != json.dumps(block1)
+def test_characters_the_terminal_cannot_show_do_not_stop_the_demo(serve: Serve) -> None:
+    answer = "Ottawa \u2713 \u2014 \u201cCanada\u2019s capital\u201d \U0001f341"
+    server = serve(answers(completion(answer)))
+    proc = run_demo("--base-url", server.url + "/v1", env={"PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0, proc.stderr
+    assert "content: Ottawa ? ? ?Canada?s capital? ?\n" in proc.stdout
