@@ -1,10 +1,11 @@
 """Portway, post 1: one local model, the official OpenAI SDK, and the stateless contract.
 
-Block 1 makes one chat call and prints the answer and the `usage` the server sent back. Block 2
-asks one question alone, as the 5th turn after four made-up messages, and alone again (the
-replay), and prints the prompt_tokens the server counted for each. It deliberately does not
-stream, chat, count tokens itself, retry, or try a server or model it was not given. Below the
-divider: the settings (`--help`), and one message per fault with the command that fixes it.
+After `uv sync`, from the repo root: uv run --project 1-local-first python 1-local-first/demo.py
+Block 1: one chat call; it prints the answer and its `usage`. Block 2: one question alone, as
+the 5th turn after four made-up messages, and alone again (the replay); it prints the
+prompt_tokens counted for each. Deliberately not here: streaming, a chat loop, counting tokens,
+retries, any server or model you did not name. Below the divider: the settings (`--help`), and
+for each fault one message with the command that fixes it.
 """
 
 import argparse
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.chat.chat_completion import Choice
 
 ROUND_TRIP_QUESTION = "Name three rivers in Canada. Reply with the names only, comma-separated."
 QUESTION = "Which city is the capital of Canada?"
@@ -54,7 +56,7 @@ def lesson(s: argparse.Namespace) -> None:
         max_tokens=s.max_tokens,  # thinking models spend this on reasoning first
     )
     usage = usage_of(reply)
-    print(f"content: {shown(reply, s)}\nusage: {usage!r}")
+    print(f"content: {shown(reply.choices[0], s)}\nusage: {usage!r}")
 
     print(f"{HR}\nBlock 2 — one question alone, as the 5th turn after four made-up messages\n{HR}")
     alone: list[ChatCompletionMessageParam] = [{"role": "user", "content": QUESTION}]
@@ -65,35 +67,35 @@ def lesson(s: argparse.Namespace) -> None:
     )
     # The replay: the 1-turn request again, unchanged, after the 5-turn one.
     again = client.chat.completions.create(model=s.model, messages=alone, max_tokens=s.max_tokens)
-    n, m, r = (usage_of(c).prompt_tokens for c in (one, five, again))
-    print(f"1-turn response: {shown(one, s)}\n5-turn response: {shown(five, s)}")
+    n, m, r = (usage_of(c).prompt_tokens for c in (one, five, again))  # 1-turn, 5-turn, replay
+    print(f"1-turn response: {shown(one.choices[0], s)}")
+    print(f"5-turn response: {shown(five.choices[0], s)}")
     print(f"1-turn prompt_tokens: {n}\n5-turn prompt_tokens: {m}\ndelta: {m - n}")
     print(f"replay prompt_tokens: {r}\n")
-    # What the numbers show, in words that stay true whatever they turn out to be.
-    if m <= n:
+    if m <= n:  # what the numbers show, in words that stay true whatever they turn out to be
         said = (
             f"These counts cannot show the stateless contract: the 5-turn call counted {m}, no more "
             f"than the 1-turn call's {n}. Draw no conclusion from this server's counts."
         )
     else:
         said = (
-            "The stateless contract: the server keeps no conversation state. It reads each call "
-            "from scratch, so the client sends the history every time: the delta, "
-            f"{m - n}, is those four messages, each wrapped in the chat template's role markers. "
+            "The stateless contract: the server keeps no conversation state, so each call carries "
+            "all the model sees, and the client sends the whole history every time. The delta, "
+            f"{m - n}, is those four messages in tokens, each wrapped in its chat role's markers. "
         )
         if r != n:  # e.g. Ollama 0.30.0, which left out the prompt tokens its cache covered
             said += (
                 f"The replay counted {r}, not {n}: this server counts one request differently "
                 "the second time, so here the replay cannot show that nothing was kept. "
             )
-        elif cached := getattr(usage_of(again).prompt_tokens_details, "cached_tokens", 0):
-            said += (
-                f"The replay counted {n} again: nothing was kept. {cached} of them came from the "
-                "prefix cache: read faster, counted all the same. "
-            )
         else:
-            said += f"The replay counted {n} again: nothing of the 5-turn call was kept. "
-        said += "A prefix cache is a speed-up, never memory."
+            said += f"The replay counted {n} again: no conversation was kept. "
+            if cached := getattr(usage_of(again).prompt_tokens_details, "cached_tokens", 0):
+                said += (
+                    f"The server says {cached} of them came from its prefix cache: read faster, "
+                    "counted all the same. "
+                )
+        said += "A server may cache a prompt's start to read it faster: a speed-up, never memory."
     print(textwrap.fill(said, width=80))
 
 
@@ -158,9 +160,8 @@ def usage_of(reply: ChatCompletion) -> openai.types.CompletionUsage:
     return reply.usage
 
 
-def shown(reply: ChatCompletion, s: argparse.Namespace, most: int = 12) -> str:
+def shown(choice: Choice, s: argparse.Namespace, most: int = 12) -> str:
     """The answer, cut to `most` lines lest a rambling model bury the counts; says if empty."""
-    choice = reply.choices[0]
     text, cut = (choice.message.content or "").strip(), choice.finish_reason == "length"
     lines = [part for line in text.splitlines() for part in textwrap.wrap(line, 100) or [""]]
     if len(lines) > most:
@@ -178,9 +179,8 @@ def shown(reply: ChatCompletion, s: argparse.Namespace, most: int = 12) -> str:
 
 def explain(err: Exception, s: argparse.Namespace) -> str:
     """What happened, in one true message, and the command that fixes it."""
-    url, model, status = s.base_url, s.model, getattr(err, "status_code", 0)
-    causes = [err]  # the SDK's error wraps httpx2's, which wraps the OS's
-    while cause := causes[-1].__cause__ or causes[-1].__context__:
+    url, model, status, causes = s.base_url, s.model, getattr(err, "status_code", 0), [err]
+    while cause := causes[-1].__cause__ or causes[-1].__context__:  # the SDK's, httpx2's, the OS's
         causes.append(cause)  # type: ignore[arg-type]
     names, body = {type(c).__name__ for c in causes}, getattr(err, "body", None)
     said = str((body.get("message") if isinstance(body, dict) else body) or causes[-1])

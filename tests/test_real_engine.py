@@ -105,7 +105,7 @@ def test_replay_counts_what_the_one_turn_call_counted_and_says_so(run: Run) -> N
     n = run.printed("1-turn prompt_tokens")
     assert run.printed("5-turn prompt_tokens") > n
     assert run.printed("replay prompt_tokens") == n
-    assert f"The replay counted {n} again: nothing of the 5-turn call was kept." in " ".join(
+    assert f"The replay counted {n} again: no conversation was kept." in " ".join(
         run.proc.stdout.split()
     )
 
