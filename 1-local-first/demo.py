@@ -111,7 +111,7 @@ def http_url(value: str) -> str | None:
     return value.rstrip("/") if value.startswith(("http://", "https://")) else None
 
 
-# flag: (default, parse: the value, falsy if it cannot work, what it is); numbers must be above 0
+# flag: (default, its parser, what a value must be); an empty value or a number <= 0 is refused
 SETTINGS: dict[str, tuple[object, Callable[[str], Any], str]] = {
     "--model": ("gpt-oss:20b", str.strip, "a model name, as the server knows it"),
     "--base-url": (DEFAULT_URL, http_url, "an http:// or https:// URL ending in /v1"),
@@ -218,7 +218,7 @@ def explain(err: Exception, s: argparse.Namespace) -> str:
 
 def main() -> int:
     s = settings()
-    # subtle: a stand-in for what this terminal cannot show; each line out at once, for `| tee`.
+    # subtle: '?' for characters this terminal cannot encode; each line flushed, for `| tee`.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace", line_buffering=True)
     try:
