@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shlex
+import signal
 import sys
 import textwrap
 from collections.abc import Callable
@@ -91,10 +92,7 @@ def lesson(s: argparse.Namespace) -> None:
         else:
             said += f"The replay counted {n} again: no conversation was kept. "
             if cached := getattr(usage_of(again).prompt_tokens_details, "cached_tokens", 0):
-                said += (
-                    f"The server says {cached} of them came from its prefix cache: read faster, "
-                    "counted all the same. "
-                )
+                said += f"The prefix cache supplied {cached}: read faster, counted all the same. "
         said += "A server may cache a prompt's start to read it faster: a speed-up, never memory."
     print(textwrap.fill(said, width=80))
 
@@ -226,6 +224,7 @@ def main() -> int:
         lesson(s)
         return 0
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # subtle: uv may pass on a second Ctrl-C
         print("\nInterrupted.", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `| head` stopped reading: end quietly

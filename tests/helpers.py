@@ -49,13 +49,15 @@ def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
-def start_demo(*args: str, new_session: bool = False) -> subprocess.Popen[str]:
+def start_demo(
+    *args: str, new_session: bool = False, stdin: int = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
     """Start demo.py as run_demo does, without waiting, for tests that act mid-run."""
     return subprocess.Popen(
         [*RUN_DEMO, *args],
         cwd=REPO,
         env=clean_env(),
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

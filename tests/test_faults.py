@@ -6,6 +6,7 @@ Ollama; the network faults are real sockets on loopback.
 """
 
 import os
+import pty
 import shlex
 import signal
 import socket
@@ -234,8 +235,11 @@ def test_server_that_hangs_up_gets_one_line_not_a_traceback(serve: Serve) -> Non
 
 def test_ctrl_c_ends_with_one_line_and_exit_130(serve: Serve) -> None:
     server = serve(lambda request: HANG)
-    # A terminal's Ctrl-C reaches the whole foreground group: uv and the demo both.
-    proc = start_demo("--base-url", server.url + "/v1", new_session=True)
+    # A terminal's Ctrl-C reaches the whole foreground group: uv and the demo both. Given a
+    # terminal, uv leaves the signal to the demo (without one, it would send it a second).
+    terminal, tty = pty.openpty()
+    proc = start_demo("--base-url", server.url + "/v1", new_session=True, stdin=tty)
+    os.close(tty)
     try:
         assert proc.stderr is not None
         # The demo says what it asks before it asks (uv may speak first)...
@@ -249,6 +253,7 @@ def test_ctrl_c_ends_with_one_line_and_exit_130(serve: Serve) -> None:
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=HUNG)
     finally:
+        os.close(terminal)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

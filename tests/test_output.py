@@ -73,7 +73,10 @@ def test_cached_tokens_the_server_reports_are_a_speed_up_counted_all_the_same(
     proc = run_demo("--base-url", server.url + "/v1")
     assert proc.returncode == 0, proc.stderr
     said = explanation(proc.stdout)
-    assert "counted 20 again: no conversation was kept. The server says 18 of them came" in said
+    assert (
+        "counted 20 again: no conversation was kept. The prefix cache supplied 18: read faster"
+        in said
+    )
 
 
 def test_multi_line_answer_keeps_every_label_at_the_start_of_its_own_line(serve: Serve) -> None:
