@@ -7,6 +7,7 @@ whoever starts one stops it.
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "1-local-first" / "demo.py"
 RUN_DEMO = ["uv", "run", "--project", "1-local-first", "python", "1-local-first/demo.py"]
 RUN = " ".join(RUN_DEMO)
+README = (REPO / "README.md").read_text()
 # Not a timing assertion: a bound so that a hung demo fails its test instead of the suite.
 HUNG = 120
 
@@ -305,3 +307,11 @@ def llama_server(model: Path, alias: str, log: Path, *extra: str) -> Iterator[st
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def readme_sample_output() -> str:
+    """The first code block under the README's 'Sample output' heading."""
+    section = README.split("## Sample output", 1)[1]
+    match = re.search(r"```text\n(.*?)```", section, re.DOTALL)
+    assert match, "no ```text block under '## Sample output'"
+    return match.group(1)

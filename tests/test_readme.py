@@ -6,9 +6,8 @@ what the demo prints today is checked against the real engine, in test_real_engi
 import ast
 import re
 
-from helpers import DEMO, REPO, RUN
+from helpers import DEMO, README, REPO, RUN
 
-README = (REPO / "README.md").read_text()
 TEST_COMMAND = "uv run --group test pytest"
 
 # How each message demo.py can print on stderr, or instead of an answer, begins.
@@ -32,14 +31,6 @@ MESSAGES = [
     "Interrupted.",
     "is not a",  # a setting that cannot work, in argparse's `error: argument --flag: ...`
 ]
-
-
-def readme_sample_output() -> str:
-    """The first code block under the README's 'Sample output' heading."""
-    section = README.split("## Sample output", 1)[1]
-    match = re.search(r"```text\n(.*?)```", section, re.DOTALL)
-    assert match, "no ```text block under '## Sample output'"
-    return match.group(1)
 
 
 def troubleshooting() -> str:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from helpers import HUNG, Engine, FakeServer, Reply, Request, run_demo
-from test_readme import README, readme_sample_output
+from helpers import HUNG, README, Engine, FakeServer, Reply, Request, readme_sample_output, run_demo
 
 pytestmark = pytest.mark.e2e
 
