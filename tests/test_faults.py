@@ -238,8 +238,14 @@ def test_ctrl_c_ends_with_one_line_and_exit_130(serve: Serve) -> None:
     # A terminal's Ctrl-C reaches the whole foreground group: uv and the demo both. Given a
     # terminal, uv leaves the signal to the demo (without one, it would send it a second).
     terminal, tty = pty.openpty()
-    proc = start_demo("--base-url", server.url + "/v1", new_session=True, stdin=tty)
-    os.close(tty)
+    # subtle: a Ctrl-C that this process ignores (as a job started with `&` does) would be
+    # ignored by the demo too; the demo is given a terminal's default instead.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = start_demo("--base-url", server.url + "/v1", new_session=True, stdin=tty)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+        os.close(tty)
     try:
         assert proc.stderr is not None
         # The demo says what it asks before it asks (uv may speak first)...
