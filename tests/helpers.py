@@ -32,8 +32,10 @@ HUNG = 120
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without the settings that would steer the demo."""
+    """This process's environment without the settings that would steer the demo (an
+    unbuffered Python among them: a person's stdout is buffered unless the demo flushes it)."""
     steering = ("PORTWAY_", "OPENAI_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    steering += ("PYTHONUNBUFFERED",)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(steering)}
     return {**env, **(extra or {})}
 
