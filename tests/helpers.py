@@ -34,8 +34,8 @@ HUNG = 120
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment without the settings that would steer the demo (an
     unbuffered Python among them: a person's stdout is buffered unless the demo flushes it)."""
-    steering = ("PORTWAY_", "OPENAI_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-    steering += ("PYTHONUNBUFFERED",)
+    proxies = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    steering = ("PORTWAY_", "OPENAI_", "PYTHONUNBUFFERED", *proxies)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(steering)}
     return {**env, **(extra or {})}
 
