@@ -203,7 +203,7 @@ def explain(err: Exception, s: argparse.Namespace) -> str:
     if status == 404 and model in said:  # Ollama: model 'X' not found; vLLM: `X` does not exist
         said = f"The server has no model {model!r} ({said}). With Ollama, pull it and run again:\n  ollama pull {shlex.quote(model)}\n  {rerun(s)}"
         with suppress(openai.OpenAIError, IndexError):  # the models it has, if it will say
-            there = [m.id for m in connect(s).models.list().data]
+            there = [m.id for m in connect(s).with_options(timeout=CONNECT_S).models.list().data]
             said += f"\nOr use one it has ({', '.join(there)}):\n  {rerun(s, model=there[0])}"
         return said
     if status == 404 and not url.endswith("/v1"):  # the /v1 left off, or a full endpoint given

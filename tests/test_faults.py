@@ -135,6 +135,15 @@ def test_missing_model_says_pull_it_and_offers_one_that_is_there(serve: Serve, o
     assert len(server.chat_calls()) == 1, "never falls back to another model by itself"
 
 
+def test_missing_model_is_reported_even_when_the_model_list_never_comes(serve: Serve) -> None:
+    ollama = ollama_without("gpt-oss:20b", ["llama3.2:3b"])
+    server = serve(lambda request: HANG if request.path == "/v1/models" else ollama(request))
+    # The demo waits its usual 300 s for an answer, but not for the list of models.
+    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
+    assert "\n  ollama pull gpt-oss:20b\n" in said
+    assert "Or use one" not in said
+
+
 def test_missing_model_on_an_empty_server_says_pull_it(serve: Serve) -> None:
     server = serve(ollama_without("my model", []))
     said = assert_clean_failure(run_demo("--base-url", server.url + "/v1", "--model", "my model"))
