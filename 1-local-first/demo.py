@@ -82,7 +82,7 @@ def lesson(s: argparse.Namespace) -> None:
         said = (
             "The stateless contract: the server keeps no conversation state, so each call carries "
             "all the model sees, and the client sends the whole history every time. The delta, "
-            f"{m - n}, is those four messages in tokens, each wrapped in its chat role's markers. "
+            f"{m - n}, counts those four messages, each wrapped in the template's role markers. "
         )
         if r != n:  # e.g. Ollama 0.30.0, which left out the prompt tokens its cache covered
             said += (
@@ -191,13 +191,13 @@ def explain(err: Exception, s: argparse.Namespace) -> str:
     if "SSLError" in names:
         return f"The TLS handshake with {url} failed; local servers speak plain http://:\n  {rerun(s, base_url='http://' + url.split('://', 1)[1])}"
     if "ConnectTimeout" in names:
-        return f"{url} accepted no connection within {min(CONNECT_S, s.timeout):g} s: something holds the port\nwithout answering. Restart the server there, then:\n  {rerun(s)}"
+        return f"{url} accepted no connection within {min(CONNECT_S, s.timeout):g} s.\nCheck that the server there is up and answering, then:\n  {rerun(s)}"
     if isinstance(err, openai.APITimeoutError):
         return f"No answer from {url} within {s.timeout:g} s (model {model}). A first call may be\nloading the model into memory. Give it longer:\n  {rerun(s, timeout=max(600.0, 2 * s.timeout))}"
     if status in (401, 403):  # the server's words are left out: they may echo the key
         return f"{url} refused the API key (HTTP {status}) when asked for {model}.\nPass the key it expects, or set it in PORTWAY_API_KEY:\n  {rerun(s, api_key='')}"
     if html or "not an API" in err.args or isinstance(err, json.JSONDecodeError):
-        return f"What answered at {url} is not an OpenAI-compatible API. Check the port: Ollama\nlistens on 11434, and a program already there keeps it from starting:\n  {rerun(s, base_url=DEFAULT_URL)}"
+        return f"What answered at {url} is not an OpenAI-compatible API.\nCheck the port: Ollama listens on 11434:\n  {rerun(s, base_url=DEFAULT_URL)}"
     if "no usage" in err.args:
         return f"{url} answered without token usage: no counts to compare. Ollama, llama.cpp's\nllama-server, vLLM and LM Studio report it; point the demo at one:\n  {rerun(s, base_url=DEFAULT_URL)}"
     if status == 404 and model in said:  # Ollama: model 'X' not found; vLLM: `X` does not exist

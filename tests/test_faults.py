@@ -211,7 +211,7 @@ def test_what_is_not_an_openai_api_is_called_so(serve: Serve, reply: Reply) -> N
     server = serve(lambda request: reply)
     said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
     assert (
-        f"What answered at {server.url}/v1 is not an OpenAI-compatible API. Check the port" in said
+        f"What answered at {server.url}/v1 is not an OpenAI-compatible API.\nCheck the port" in said
     )
     assert said.endswith(f"\n  {RUN} --base-url http://localhost:11434/v1\n"), "back to Ollama"
 

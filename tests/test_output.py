@@ -34,7 +34,7 @@ def test_history_that_costs_tokens_and_an_equal_replay_tell_the_stateless_contra
     said = explanation(proc.stdout)
     assert said.startswith("The stateless contract: the server keeps no conversation state,")
     assert (
-        "the client sends the whole history every time. The delta, 156, is those four messages"
+        "the client sends the whole history every time. The delta, 156, counts those four messages"
         in said
     )
     assert "The replay counted 25 again: no conversation was kept." in said
