@@ -1,227 +1,221 @@
 """Portway, post 1: one local model, the official OpenAI SDK, and the stateless contract.
 
-After `uv sync`, from the repo root: uv run --project 1-local-first python 1-local-first/demo.py
-Block 1: one chat call; it prints the answer and its `usage`. Block 2: one question alone, as
-the 5th turn after four made-up messages, and alone again (the replay); it prints the
-prompt_tokens counted for each. Deliberately not here: streaming, a chat loop, counting tokens,
-retries, any server or model you did not name. Below the divider: the settings (`--help`), and
-for each fault one message with the command that fixes it.
+Run from the repository root, after `uv sync`:
+    uv run --project 1-local-first python 1-local-first/demo.py
+
+Block 1 makes one chat call and prints its answer and `usage`. Block 2 asks one question alone,
+as the 5th turn after four made-up messages, and alone again (the replay), and prints the
+`prompt_tokens` the server counted for each. Every number printed is the server's own. Left out
+on purpose: streaming, a chat loop, retries, counting tokens here, any server you did not name.
 """
 
 import argparse
+import io
 import json
-import math
 import os
-import shlex
 import signal
+import socket
+import ssl
 import sys
-import textwrap
-from collections.abc import Callable
-from contextlib import suppress
-from typing import Any
-from urllib.parse import urlsplit
 
+import httpx2
 import openai
+from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
-from openai.types.chat.chat_completion import Choice
 
-ROUND_TRIP_QUESTION = "Name three rivers in Canada. Reply with the names only, comma-separated."
-QUESTION = "Which city is the capital of Canada?"
-# Four made-up messages. No server saw them happen; to a server, a conversation is what it is sent.
+# The defaults you would edit (or pass --model, --base-url). gpt-oss:20b needs about 24 GB of
+# RAM; with 8-9 GB, take a smaller model from the post's table, such as llama3.2:3b.
+MODEL = "gpt-oss:20b"
+BASE_URL = "http://localhost:11434/v1"  # Ollama's OpenAI-compatible endpoint
+API_KEY = "ollama"  # the SDK will not start without a key; Ollama never checks it
+
+ROUND_TRIP_QUESTION = "Name three cities in Canada. Reply with the names only, comma-separated."
+QUESTION = "What is the capital of Canada?"
+# Four made-up turns that no server ever saw: a conversation is whatever the request carries.
 HISTORY: list[ChatCompletionMessageParam] = [
-    {"role": "user", "content": "I'm planning a train trip across Canada next summer."},
-    {"role": "assistant", "content": "Lovely. The Canadian takes four days, Toronto to Vancouver."},
-    {"role": "user", "content": "I'd like to stop somewhere with a lot of history on the way."},
-    {"role": "assistant", "content": "Winnipeg is on the route; Quebec City is east of Toronto."},
+    {"role": "user", "content": "This summer I'm driving across Canada, Halifax to Victoria."},
+    {"role": "assistant", "content": "A fine road trip: the Trans-Canada Highway runs all of it."},
+    {"role": "user", "content": "I'd like to see Parliament Hill on the way."},
+    {"role": "assistant", "content": "Then plan a day's detour in eastern Ontario for it."},
 ]
+RULE = "=" * 60
+CONNECT_S = 3.0  # a server that is up accepts a connection at once; its answer takes longer
 
 
-def connect(s: argparse.Namespace) -> openai.OpenAI:
+def connect(base_url: str, api_key: str, timeout: float) -> openai.OpenAI:
     return openai.OpenAI(
-        base_url=s.base_url,  # Ollama's OpenAI-compatible endpoint, unless you name another
-        api_key=s.api_key,  # a placeholder: Ollama ignores it, the SDK will not start without one
-        max_retries=0,  # subtle: the SDK retries twice by default, silently tripling every wait
-        timeout=openai.Timeout(s.timeout, connect=min(CONNECT_S, s.timeout)),
-        # Talk to this URL and nothing else: no proxy from the environment, no redirects.
+        base_url=base_url,
+        api_key=api_key,
+        max_retries=0,  # subtle: the SDK retries twice by default, silently tripling a wait
+        timeout=openai.Timeout(timeout, connect=min(CONNECT_S, timeout)),
+        # This URL and nothing else: no proxy from the environment, no redirects.
         http_client=openai.DefaultHttpx2Client(trust_env=False, follow_redirects=False),
     )
 
 
-def lesson(s: argparse.Namespace) -> None:
-    client = connect(s)
-    print(f"{HR}\nBlock 1 — one round trip through the OpenAI SDK, to a local model\n{HR}")
-    # One chat call, written exactly as it would be for a hosted API.
+def round_trip(client: openai.OpenAI, model: str, max_tokens: int | None) -> None:
+    """Block 1: one chat call, written exactly as it would be for a hosted API."""
+    print(f"{RULE}\nBlock 1 — one chat call through the OpenAI SDK, to a local model\n{RULE}")
     reply = client.chat.completions.create(
-        model=s.model,
+        model=model,
         messages=[{"role": "user", "content": ROUND_TRIP_QUESTION}],
-        max_tokens=s.max_tokens,  # thinking models spend this on reasoning first
+        max_tokens=max_tokens,  # None: no cap, as in the post
     )
-    usage = usage_of(reply)
-    print(f"content: {shown(reply.choices[0], s)}\nusage: {usage!r}")
+    print(f"content: {answer(reply)}\nusage: {usage(reply)!r}")
 
-    print(f"{HR}\nBlock 2 — one question alone, as the 5th turn after four made-up messages\n{HR}")
+
+def stateless_proof(client: openai.OpenAI, model: str, max_tokens: int | None) -> None:
+    """Block 2: one question alone, as the 5th turn after four made-up ones, and alone again."""
+    print(f"{RULE}\nBlock 2 — one question alone, after four made-up turns, and again\n{RULE}")
     alone: list[ChatCompletionMessageParam] = [{"role": "user", "content": QUESTION}]
-    one = client.chat.completions.create(model=s.model, messages=alone, max_tokens=s.max_tokens)
-    # The same question after the history. The client sends all five: the server kept none.
-    five = client.chat.completions.create(
-        model=s.model, messages=HISTORY + alone, max_tokens=s.max_tokens
+    one_turn = client.chat.completions.create(model=model, messages=alone, max_tokens=max_tokens)
+    # The server kept nothing of that call, so this one carries the whole conversation.
+    five_turns = client.chat.completions.create(
+        model=model, messages=HISTORY + alone, max_tokens=max_tokens
     )
-    # The replay: the 1-turn request again, unchanged, after the 5-turn one.
-    again = client.chat.completions.create(model=s.model, messages=alone, max_tokens=s.max_tokens)
-    n, m, r = (usage_of(c).prompt_tokens for c in (one, five, again))  # 1-turn, 5-turn, replay
-    print(f"1-turn response: {shown(one.choices[0], s)}")
-    print(f"5-turn response: {shown(five.choices[0], s)}")
-    print(f"1-turn prompt_tokens: {n}\n5-turn prompt_tokens: {m}\ndelta: {m - n}")
-    print(f"replay prompt_tokens: {r}\n")
-    if m <= n:  # what the numbers show, in words that stay true whatever they turn out to be
-        said = (
-            f"These counts cannot show the stateless contract: the 5-turn call counted {m}, no more "
-            f"than the 1-turn call's {n}. Draw no conclusion from this server's counts."
-        )
+    # The replay: the first request again, unchanged, after the server has seen five turns.
+    replay = client.chat.completions.create(model=model, messages=alone, max_tokens=max_tokens)
+    print(f"1-turn response: {answer(one_turn)}\n5-turn response: {answer(five_turns)}")
+    alone_tokens = usage(one_turn).prompt_tokens
+    history_tokens = usage(five_turns).prompt_tokens
+    replay_tokens = usage(replay).prompt_tokens
+    delta = history_tokens - alone_tokens
+    print(f"1-turn prompt_tokens: {alone_tokens}\n5-turn prompt_tokens: {history_tokens}")
+    print(f"delta: {delta}\nreplay prompt_tokens: {replay_tokens}\n")
+    if delta <= 0:
+        print("The 5-turn call counted no more than the 1-turn call: these counts show nothing.")
+        return
+    print(
+        "The chat completions API is stateless: the server keeps nothing between calls, so\n"
+        "each request carries everything the model sees, and the client sends the whole\n"
+        f"history every time. The delta, {delta}, is the four made-up messages, each wrapped\n"
+        "in the model's turn markers. A server may cache the start of a prompt to read it\n"
+        "faster: a speed-up, never a memory of the conversation.\n"
+    )
+    if replay_tokens == alone_tokens:
+        print(f"The replay counted {replay_tokens} again: the 5-turn call left nothing behind.")
     else:
-        said = (
-            "The stateless contract: the server keeps no conversation state, so each call carries "
-            "all the model sees, and the client sends the whole history every time. The delta, "
-            f"{m - n}, counts those four messages, each wrapped in the template's role markers. "
-        )
-        if r != n:  # e.g. Ollama 0.30.0, which left out the prompt tokens its cache covered
-            said += (
-                f"The replay counted {r}, not {n}: this server counts one request differently "
-                "the second time, so here the replay cannot show that nothing was kept. "
-            )
-        else:
-            said += f"The replay counted {n} again: no conversation was kept. "
-            if cached := getattr(usage_of(again).prompt_tokens_details, "cached_tokens", 0):
-                said += f"The prefix cache supplied {cached}: read faster, counted all the same. "
-        said += "A server may cache a prompt's start to read it faster: a speed-up, never memory."
-    print(textwrap.fill(said, width=80))
+        print(f"The replay counted {replay_tokens}, not {alone_tokens}: this server counts a")
+        print("repeated request differently, so here the replay cannot show that nothing was kept.")
 
 
-# --- The safety net: the settings, and for each fault what happened and the fix -----------
-
-DEFAULT_URL = "http://localhost:11434/v1"  # Ollama's port
-RUN = "uv run --project 1-local-first python 1-local-first/demo.py"
-CONNECT_S = 3.0  # a server that is up accepts a connection at once
-HR = "=" * 60  # a horizontal rule
-
-
-def http_url(value: str) -> str | None:
-    return value.rstrip("/") if value.startswith(("http://", "https://")) else None
-
-
-# flag: (default, its parser, what a value must be); an empty value or a number <= 0 is refused
-SETTINGS: dict[str, tuple[object, Callable[[str], Any], str]] = {
-    "--model": ("gpt-oss:20b", str.strip, "a model name, as the server knows it"),
-    "--base-url": (DEFAULT_URL, http_url, "an http:// or https:// URL ending in /v1"),
-    "--api-key": ("ollama", str.strip, "a key (the default is a placeholder Ollama ignores)"),
-    "--timeout": (300, float, "a number of seconds above 0: the wait for one answer"),
-    "--max-tokens": (1024, int, "a whole number above 0: one answer's token cap"),
-}
-
-
-def settings() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(epilog="Flags beat PORTWAY_ variables, which beat defaults.")
-    for flag, (default, parse, what) in SETTINGS.items():
-        env = "PORTWAY_" + flag[2:].upper().replace("-", "_")
-        what = f"{what} ({env})"
-
-        def check(value: str, parse: Callable[[str], Any] = parse, what: str = what) -> Any:
-            with suppress(ValueError):
-                if (parsed := parse(value)) and (isinstance(parsed, str) or 0 < parsed < math.inf):
-                    return parsed
-            raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
-
-        now = "" if flag == "--api-key" else "; now: %(default)s"  # a key is never shown
-        parser.add_argument(flag, type=check, default=os.environ.get(env, default), help=what + now)
-    return parser.parse_args()
-
-
-def rerun(s: argparse.Namespace, **changes: object) -> str:
-    """The run command again, with this run's settings and the changes, quoted to paste."""
-    words = [RUN]
-    for flag, (default, *_) in SETTINGS.items():
-        value = changes.get(name := flag[2:].replace("-", "_"), getattr(s, name))
-        if name == "api_key":  # never printed: say where a key other than the placeholder goes
-            if name in changes or value not in (default, os.environ.get("PORTWAY_API_KEY")):
-                words.append(f"{flag} YOUR_KEY")
-        elif name in changes or value != default:
-            words += [flag, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
-    return " ".join(words)
-
-
-def usage_of(reply: ChatCompletion) -> openai.types.CompletionUsage:
-    # subtle: given a body that is not JSON, the SDK hands back the text instead of raising.
+def answer(reply: ChatCompletion) -> str:
+    """The answer's text as the model gave it, and what a token limit did to it."""
+    # subtle: the SDK hands back a body that is not JSON as a str, not as a ChatCompletion.
     if not isinstance(reply, ChatCompletion) or not getattr(reply, "choices", None):
-        raise openai.OpenAIError("not an API")  # the SDK's own base error: main() catches it
-    if reply.usage is None or not isinstance(reply.usage.prompt_tokens, int):
-        raise openai.OpenAIError("no usage")
-    return reply.usage
+        raise NotAChatCompletion(" ".join(str(reply).split())[:80])
+    text = (reply.choices[0].message.content or "").strip()
+    if reply.choices[0].finish_reason != "length":
+        return text or "(no answer text)"
+    if text:
+        return text + " [cut off: the token limit was reached]"
+    return "(no answer text: the token limit ran out; a thinking model spends it reasoning first)"
 
 
-def shown(choice: Choice, s: argparse.Namespace, most: int = 12) -> str:
-    """The answer, cut to `most` lines lest a rambling model bury the counts; says if empty."""
-    text, cut = (choice.message.content or "").strip(), choice.finish_reason == "length"
-    lines = [part for line in text.splitlines() for part in textwrap.wrap(line, 100) or [""]]
-    if len(lines) > most:
-        lines[most:] = [f"[… {len(lines) - most} more lines]"]
-    if cut and text:
-        lines.append("[cut by the token cap]")
-    elif cut:
-        lines.append(f"(none: the cap of {s.max_tokens} tokens ran out before the answer began)")
-        if "noted" not in vars(s):  # the note comes once a run; the settings keep track
-            s.noted = True
-            lines.append("note: thinking models reason first, from the same budget; double it:")
-            lines.append(f"  {rerun(s, max_tokens=2 * s.max_tokens)}")
-    return "\n    ".join(lines) or "(no answer text)"
+def usage(reply: ChatCompletion) -> CompletionUsage:
+    """The counts the server sent with its reply: every number printed comes from here."""
+    counts = getattr(reply, "usage", None)
+    if not isinstance(counts, CompletionUsage):
+        raise NoUsage()
+    return counts
 
 
-def explain(err: Exception, s: argparse.Namespace) -> str:
-    """What happened, in one true message, and the command that fixes it."""
-    url, model, status, causes = s.base_url, s.model, getattr(err, "status_code", 0), [err]
-    while cause := causes[-1].__cause__ or causes[-1].__context__:  # the SDK's, httpx2's, the OS's
-        causes.append(cause)  # type: ignore[arg-type]
-    names, body = {type(c).__name__ for c in causes}, getattr(err, "body", None)
-    said = str((body.get("message") if isinstance(body, dict) else body) or causes[-1])
-    said, host = " ".join(said.split())[:300], urlsplit(url).hostname or ""
-    html, said = said.startswith("<"), f"HTTP {status}: {said}" if status else said
-    if "ConnectionRefusedError" in names:
-        return f"Nothing is listening at {url}.\n{'Start Ollama (`ollama serve`, or the app)' if urlsplit(url).port == 11434 else 'Start your server'}, then:\n  {rerun(s)}"
-    if "gaierror" in names:
-        return f"The host {host!r} could not be found; check its spelling. For this machine:\n  {rerun(s, base_url=url.replace(host, 'localhost', 1))}"
-    if "SSLError" in names:
-        return f"The TLS handshake with {url} failed; local servers speak plain http://:\n  {rerun(s, base_url='http://' + url.split('://', 1)[1])}"
-    if "ConnectTimeout" in names:
-        return f"{url} accepted no connection within {min(CONNECT_S, s.timeout):g} s.\nCheck that the server there is up and answering, then:\n  {rerun(s)}"
-    if isinstance(err, openai.APITimeoutError):
-        return f"No answer from {url} within {s.timeout:g} s (model {model}). A first call may be\nloading the model into memory. Give it longer:\n  {rerun(s, timeout=max(600.0, 2 * s.timeout))}"
-    if status in (401, 403):  # the server's words are left out: they may echo the key
-        return f"{url} refused the API key (HTTP {status}) when asked for {model}.\nPass the key it expects, or set it in PORTWAY_API_KEY:\n  {rerun(s, api_key='')}"
-    if html or "not an API" in err.args or isinstance(err, json.JSONDecodeError):
-        return f"What answered at {url} is not an OpenAI-compatible API.\nCheck the port: Ollama listens on 11434:\n  {rerun(s, base_url=DEFAULT_URL)}"
-    if "no usage" in err.args:
-        return f"{url} answered without token usage: no counts to compare. Ollama, llama.cpp's\nllama-server, vLLM and LM Studio report it; point the demo at one:\n  {rerun(s, base_url=DEFAULT_URL)}"
-    if status == 404 and model in said:  # Ollama: model 'X' not found; vLLM: `X` does not exist
-        said = f"The server has no model {model!r} ({said}). With Ollama, pull it and run again:\n  ollama pull {shlex.quote(model)}\n  {rerun(s)}"
-        with suppress(openai.OpenAIError, IndexError):  # the models it has, if it will say
-            there = [m.id for m in connect(s).with_options(timeout=CONNECT_S).models.list().data]
-            said += f"\nOr use one it has ({', '.join(there)}):\n  {rerun(s, model=there[0])}"
-        return said
-    if status == 404 and not url.endswith("/v1"):  # the /v1 left off, or a full endpoint given
-        head, v1, _ = url.partition("/v1/")
-        return f"Nothing at {url}/chat/completions (HTTP 404). The base URL ends in /v1:\n  {rerun(s, base_url=head + '/v1' if v1 else url + '/v1')}"
-    if status >= 500:
-        return f"The server at {url} failed on {model} ({said}).\nIf the model does not fit in memory, the post's smallest needs 8 GB:\n  ollama pull llama3.2:3b\n  {rerun(s, model='llama3.2:3b')}"
-    return f"The call to {url} for {model} failed: {said}"
+# ---- The safety net: the flags (--help), and for each fault what happened and the fix ------
+
+
+class NotAChatCompletion(Exception):
+    """The server answered, but not with a chat completion."""
+
+
+class NoUsage(Exception):
+    """The server answered without `usage`: there are no counts to show."""
+
+
+def flags() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", default=MODEL, help="a model the server has")
+    parser.add_argument("--base-url", default=BASE_URL, help="the server's OpenAI-compatible URL")
+    parser.add_argument("--api-key", default=API_KEY, help="sent as the bearer token")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait per answer")
+    parser.add_argument("--max-tokens", type=int, help="a cap on each answer; None: no cap")
+    args = parser.parse_args()
+    if not args.timeout > 0 or (args.max_tokens is not None and args.max_tokens < 1):
+        parser.error("--timeout and --max-tokens take numbers above 0")
+    return args
+
+
+def timed_out(err: openai.APITimeoutError, args: argparse.Namespace) -> str:
+    if isinstance(err.__cause__, httpx2.ConnectTimeout):
+        waited = min(CONNECT_S, args.timeout)
+        return f"{args.base_url} accepted no connection in {waited:g} s: is its server up?"
+    longer = max(600, 2 * args.timeout)
+    return (
+        f"No answer from {args.base_url} within {args.timeout:g} s (model {args.model}).\n"
+        f"A first call may still be loading the model. To wait longer: --timeout {longer:g}"
+    )
+
+
+def unreachable(err: openai.APIConnectionError, url: str) -> str:
+    """A failed connection in the system's own words, and the fix that follows from them."""
+    cause: BaseException = err  # the SDK's error wraps httpx2's, which wraps the system's
+    below = err.__cause__ or err.__context__
+    while below is not None:
+        cause, below = below, below.__cause__ or below.__context__
+    said = f"The connection to {url} failed: {cause}"
+    if isinstance(cause, ConnectionRefusedError) and httpx2.URL(url).port == 11434:
+        return f"{said}\nStart Ollama (`ollama serve`, or open the app), then run the demo again."
+    if isinstance(cause, ConnectionRefusedError):
+        return f"{said}\nStart your server, or check the port (Ollama's is 11434)."
+    if isinstance(cause, socket.gaierror):
+        return f"{said}\nCheck the spelling of the host in --base-url."
+    if isinstance(cause, ssl.SSLError):
+        plain = "http://" + url.removeprefix("https://")
+        return f"{said}\nLocal servers speak plain http: --base-url {plain}"
+    return said
+
+
+def server_said(err: openai.APIStatusError, args: argparse.Namespace) -> str:
+    """The status and the server's words (its error's message, if it sent one), key masked."""
+    body = err.body  # the SDK's: a JSON body's `error` object, or the text of any other body
+    if isinstance(body, dict):
+        body = body.get("message", body)
+    words = " ".join(str(body or "").split())[:300] or "(an empty body)"
+    if args.api_key not in ("", API_KEY):  # some gateways echo the key they were sent
+        words = words.replace(args.api_key, "[your key]")
+    said = f"HTTP {err.status_code} from {err.request.url}: {words}"
+    if "memory" in words:
+        return f"{said}\nA smaller model from the post's table needs 8 GB: --model llama3.2:3b"
+    return said
+
+
+def not_found(err: openai.NotFoundError, args: argparse.Namespace) -> str:
+    said, model = server_said(err, args), args.model
+    if not args.base_url.endswith("/v1"):
+        fixed = args.base_url.partition("/v1/")[0] + "/v1"  # /v1 left off, or a whole endpoint
+        return f"{said}\nThe base URL ends in /v1: --base-url {fixed}"
+    if f"model '{model}' not found" not in said and f'model "{model}" not found' not in said:
+        return said  # Ollama's words since v0.12, and before
+    said += f"\nPull it: ollama pull {model}"
+    client = connect(args.base_url, args.api_key, CONNECT_S)  # a list, not worth a long wait
+    try:  # subtle: with nothing pulled, Ollama lists its models as "data": null
+        names = [listed.id for listed in client.models.list().data or []]
+    except (openai.OpenAIError, AttributeError, ValueError):  # no answer, or no list
+        names = []
+    if names:
+        said += f"\nOr use one it has ({', '.join(names)}): --model {names[0]}"
+    return said
 
 
 def main() -> int:
-    s = settings()
-    # subtle: '?' for characters this terminal cannot encode; each line flushed, for `| tee`.
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="replace", line_buffering=True)
+    args = flags()
+    # subtle: each line reaches a pipe as it is printed; '?' for what a terminal cannot show.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True, errors="replace")
+    print(f"... asking {args.model} at {args.base_url}; a first call may load it", file=sys.stderr)
     try:
-        print(f"... asking {s.model} at {s.base_url}; a first call may load it", file=sys.stderr)
-        lesson(s)
+        client = connect(args.base_url, args.api_key, args.timeout)
+        round_trip(client, args.model, args.max_tokens)
+        stateless_proof(client, args.model, args.max_tokens)
         return 0
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # subtle: uv may pass on a second Ctrl-C
@@ -230,9 +224,22 @@ def main() -> int:
     except BrokenPipeError:  # `| head` stopped reading: end quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (json.JSONDecodeError, openai.OpenAIError) as err:
-        print(explain(err, s), file=sys.stderr)
-        return 1
+    except openai.APITimeoutError as err:
+        fail = timed_out(err, args)
+    except openai.APIConnectionError as err:
+        fail = unreachable(err, args.base_url)
+    except openai.NotFoundError as err:
+        fail = not_found(err, args)
+    except openai.APIStatusError as err:
+        fail = server_said(err, args)
+    except (NotAChatCompletion, json.JSONDecodeError) as err:  # e.g. a web page at that port
+        fail = f"What answered at {args.base_url} is not an OpenAI-compatible API: {err}"
+    except NoUsage:
+        fail = f"{args.base_url} answered without `usage`: it sent no token counts to show."
+    except openai.OpenAIError as err:  # e.g. an empty --api-key, in the SDK's words
+        fail = str(err)
+    print(fail, file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
