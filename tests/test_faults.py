@@ -1,93 +1,75 @@
-"""Every way a person can run the demo wrong ends in one true message on stderr, the command
-that fixes it, a non-zero exit, and no traceback.
+"""Every way a run can go wrong ends in one message on stderr: what happened, in the words of the
+server or of the system where there are any, then the one fix that follows from the cause; a
+non-zero exit, and no traceback.
 
-Faults that no engine produces on demand are served by small local servers shaped like
-Ollama; the network faults are real sockets on loopback.
+The network faults are real sockets on loopback. The servers' faults come from fakes shaped
+like Ollama (fakes.py); test_ollama.py makes the same faults on a real Ollama where it can.
 """
 
 import os
 import pty
-import shlex
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
-from helpers import (
+from conftest import Demo, Serve
+from engines import free_port
+from fakes import (
     CLOSE,
     HANG,
+    HOST_NOT_ALLOWED,
     HUNG,
-    RUN,
     Reply,
     Request,
-    Serve,
-    answers,
-    assert_clean_failure,
+    always,
     completion,
-    free_port,
     json_reply,
-    ollama_without,
-    run_demo,
-    start_demo,
+    missing_model,
+    missing_model_before_v0_12,
+    ollama,
+    ollama_error,
     text_reply,
 )
+from rundemo import run_demo, start_demo
 
 
 def test_nothing_listening_on_ollamas_port_says_start_ollama() -> None:
     # Bound but not listening: the port is held, so a connection is refused, whatever else runs.
     with socket.socket() as held:
         held.bind(("127.0.0.2", 11434))
-        url = "http://127.0.0.2:11434/v1"
-        said = assert_clean_failure(run_demo("--base-url", url))
-    assert f"Nothing is listening at {url}.\nStart Ollama (`ollama serve`" in said
-    assert f"\n  {RUN} --base-url {url}\n" in said  # the same run, once Ollama is up
+        said = run_demo("--base-url", "http://127.0.0.2:11434/v1").failure()
+    assert said.endswith(
+        "The connection to http://127.0.0.2:11434/v1 failed: [Errno 111] Connection refused\n"
+        "Start Ollama (`ollama serve`, or open the app), then run the demo again.\n"
+    )
 
 
-def test_nothing_listening_elsewhere_says_start_your_server() -> None:
+def test_nothing_listening_elsewhere_says_start_your_server_or_check_the_port() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
-    said = assert_clean_failure(run_demo("--base-url", url, "--model", "qwen2.5:7b"))
-    assert f"Nothing is listening at {url}.\nStart your server, then:" in said
-    assert "Ollama" not in said
-    assert f"\n  {RUN} --model qwen2.5:7b --base-url {url}\n" in said
-
-
-@pytest.fixture
-def unknown_host(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """An environment in which the name `lcoalhost` does not resolve. The demo's own resolver
-    call fails as it would for a typo, without asking any name server (no traffic leaves the
-    machine): a sitecustomize makes socket.getaddrinfo raise for that one name."""
-    (tmp_path / "sitecustomize.py").write_text(
-        "import socket\n"
-        "_real = socket.getaddrinfo\n"
-        "def getaddrinfo(host, *args, **kwargs):\n"
-        "    if host == 'lcoalhost':\n"
-        "        raise socket.gaierror(socket.EAI_NONAME, 'Name or service not known')\n"
-        "    return _real(host, *args, **kwargs)\n"
-        "socket.getaddrinfo = getaddrinfo\n"
+    said = run_demo("--base-url", url).failure()
+    assert said.endswith(
+        f"The connection to {url} failed: [Errno 111] Connection refused\n"
+        "Start your server, or check the port (Ollama's is 11434).\n"
     )
-    yield {"PYTHONPATH": str(tmp_path)}
 
 
-def test_host_that_does_not_resolve_is_named_not_blamed_on_the_server(
-    unknown_host: dict[str, str],
-) -> None:
-    said = assert_clean_failure(
-        run_demo("--base-url", "http://lcoalhost:11434/v1", env=unknown_host)
+def test_host_that_does_not_resolve_is_named_in_the_systems_words(names: dict[str, str]) -> None:
+    said = run_demo("--base-url", "http://lcoalhost:11434/v1", env=names).failure()
+    assert said.endswith(
+        "The connection to http://lcoalhost:11434/v1 failed: [Errno -2] Name or service not "
+        "known\nCheck the spelling of the host in --base-url.\n"
     )
-    assert "The host 'lcoalhost' could not be found; check its spelling." in said
-    assert "listening" not in said
-    assert said.endswith(f"\n  {RUN} --base-url http://localhost:11434/v1\n")
 
 
 def test_https_to_a_plain_http_server_says_use_http(serve: Serve) -> None:
-    server = serve(answers(completion()))
+    server = serve(always(json_reply(completion())))
     url = server.url.replace("http://", "https://") + "/v1"
-    said = assert_clean_failure(run_demo("--base-url", url))
-    assert f"The TLS handshake with {url} failed; local servers speak plain http://" in said
-    assert f"\n  {RUN} --base-url {server.url}/v1" in said
+    said = run_demo("--base-url", url).failure()
+    assert f"The connection to {url} failed: [SSL: WRONG_VERSION_NUMBER] wrong version" in said
+    assert said.endswith(f"\nLocal servers speak plain http: --base-url {server.url}/v1\n")
 
 
 @pytest.fixture
@@ -110,89 +92,91 @@ def deaf_port() -> Iterator[int]:
 
 def test_server_that_accepts_no_connection_is_given_up_on(deaf_port: int) -> None:
     url = f"http://127.0.0.1:{deaf_port}/v1"
-    said = assert_clean_failure(run_demo("--base-url", url, "--timeout", "1"))
-    assert f"{url} accepted no connection within 1 s" in said
-    assert f"\n  {RUN} --base-url {url} --timeout 1\n" in said
+    said = run_demo("--base-url", url, "--timeout", "1").failure()
+    assert said.endswith(f"{url} accepted no connection in 1 s: is its server up?\n")
 
 
-def test_silent_server_is_given_up_on_after_the_timeout(serve: Serve) -> None:
-    server = serve(lambda request: HANG)
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1", "--timeout", "2"))
-    assert f"No answer from {server.url}/v1 within 2 s (model gpt-oss:20b)" in said
-    assert "loading the model" in said
-    assert f"\n  {RUN} --base-url {server.url}/v1 --timeout 600\n" in said
+def test_silent_server_is_given_up_on_after_the_timeout(demo: Demo) -> None:
+    outcome, server = demo(always(HANG), "--timeout", "2")
+    assert outcome.failure().endswith(
+        f"No answer from {server.url}/v1 within 2 s (model gpt-oss:20b).\n"
+        "A first call may still be loading the model. To wait longer: --timeout 600\n"
+    )
     assert len(server.requests) == 1, "a timed-out call must not be retried"
 
 
-@pytest.mark.parametrize("old", [False, True], ids=["current-ollama", "older-ollama"])
-def test_missing_model_says_pull_it_and_offers_one_that_is_there(serve: Serve, old: bool) -> None:
-    server = serve(ollama_without("gpt-oss:20b", ["llama3.2:3b", "qwen2.5:7b"], old=old))
-    url = server.url + "/v1"
-    said = assert_clean_failure(run_demo("--base-url", url))
-    assert "The server has no model 'gpt-oss:20b' (HTTP 404: model" in said
-    assert f"\n  ollama pull gpt-oss:20b\n  {RUN} --base-url {url}\n" in said
-    assert f"Or use one it has (llama3.2:3b, qwen2.5:7b):\n  {RUN} --model llama3.2:3b" in said
+@pytest.mark.parametrize("words", [missing_model, missing_model_before_v0_12])
+def test_missing_model_says_pull_it_and_names_one_the_server_has(
+    demo: Demo, words: Callable[[str], Reply]
+) -> None:
+    outcome, server = demo(ollama(always(words("gpt-oss:20b")), ["llama3.2:3b", "qwen2.5:7b"]))
+    said = outcome.failure()
+    assert f"HTTP 404 from {server.url}/v1/chat/completions: model " in said
+    assert said.endswith(
+        "\nPull it: ollama pull gpt-oss:20b\n"
+        "Or use one it has (llama3.2:3b, qwen2.5:7b): --model llama3.2:3b\n"
+    )
     assert len(server.chat_calls()) == 1, "never falls back to another model by itself"
 
 
-def test_missing_model_is_reported_even_when_the_model_list_never_comes(serve: Serve) -> None:
-    ollama = ollama_without("gpt-oss:20b", ["llama3.2:3b"])
-    server = serve(lambda request: HANG if request.path == "/v1/models" else ollama(request))
-    # The demo waits its usual 300 s for an answer, but not for the list of models.
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert "\n  ollama pull gpt-oss:20b\n" in said
-    assert "Or use one" not in said
+def test_missing_model_on_an_ollama_with_nothing_pulled_says_pull_it(demo: Demo) -> None:
+    outcome, _ = demo(ollama(always(missing_model("gpt-oss:20b")), []))  # "data": null
+    assert outcome.failure().endswith("\nPull it: ollama pull gpt-oss:20b\n")
 
 
-def test_missing_model_on_an_empty_server_says_pull_it(serve: Serve) -> None:
-    server = serve(ollama_without("my model", []))
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1", "--model", "my model"))
-    assert "\n  ollama pull 'my model'\n" in said
-    assert "Or use one" not in said
+@pytest.mark.parametrize("listing", [HANG, text_reply("<html>login</html>", kind="text/html")])
+def test_missing_model_is_reported_when_the_model_list_never_comes(
+    demo: Demo, listing: Reply
+) -> None:
+    def respond(request: Request) -> Reply:
+        return listing if request.path == "/v1/models" else missing_model("gpt-oss:20b")
+
+    # The demo waits up to its 300 s for an answer, but only CONNECT_S for the list.
+    outcome, _ = demo(respond)
+    assert outcome.failure().endswith("\nPull it: ollama pull gpt-oss:20b\n")
 
 
-@pytest.mark.parametrize("path", ["", "/v1/chat/completions"], ids=["no-v1", "full-endpoint"])
+@pytest.mark.parametrize("path", ["", "/v1/chat/completions"], ids=["no-v1", "whole-endpoint"])
 def test_url_that_is_not_the_v1_base_is_corrected(serve: Serve, path: str) -> None:
-    def ollama(request: Request) -> Reply:
-        if request.path == "/":
-            return text_reply("Ollama is running")
-        return text_reply("404 page not found", status=404)
-
-    server = serve(ollama)
-    said = assert_clean_failure(run_demo("--base-url", server.url + path))
-    assert f"Nothing at {server.url}{path}/chat/completions (HTTP 404)" in said
-    assert said.endswith(f"\n  {RUN} --base-url {server.url}/v1\n")
+    server = serve(ollama(always(json_reply(completion())), ["gemma3:270m"]))
+    said = run_demo("--base-url", server.url + path).failure()
+    assert said.endswith(
+        f"HTTP 404 from {server.url}{path}/chat/completions: 404 page not found\n"
+        f"The base URL ends in /v1: --base-url {server.url}/v1\n"
+    )
     assert len(server.requests) == 1, "no retry elsewhere"
 
 
-@pytest.mark.parametrize("status", [401, 403])
-@pytest.mark.parametrize("how", ["flag", "variable"])
-def test_refused_key_is_reported_without_the_key(serve: Serve, status: int, how: str) -> None:
+def test_not_found_under_v1_is_reported_in_the_servers_words_alone(demo: Demo) -> None:
+    outcome, server = demo(always(text_reply("<h1>Not Found</h1>", 404, kind="text/html")))
+    assert outcome.failure().endswith(
+        f"HTTP 404 from {server.url}/v1/chat/completions: <h1>Not Found</h1>\n"
+    )
+
+
+def test_forbidden_with_an_empty_body_says_so_and_blames_no_key(demo: Demo) -> None:
+    outcome, server = demo(always(HOST_NOT_ALLOWED))
+    assert outcome.failure().endswith(
+        f"HTTP 403 from {server.url}/v1/chat/completions: (an empty body)\n"
+    )
+
+
+def test_a_key_the_server_echoes_is_masked(demo: Demo) -> None:
     secret = "sk-portway-test-4f9c2e81d7"
-    # A server that echoes the key back, as some do in their error message.
-    body = {"error": {"message": f"Incorrect API key provided: {secret}", "type": "auth"}}
-    server = serve(lambda request: json_reply(body, status=status))
-    args, env = ["--base-url", server.url + "/v1"], {}
-    if how == "flag":
-        args += ["--api-key", secret]
-    else:
-        env["PORTWAY_API_KEY"] = secret
-    proc = run_demo(*args, env=env)
-    said = assert_clean_failure(proc)
-    assert f"refused the API key (HTTP {status}) when asked for gpt-oss:20b" in said
-    assert f"\n  {RUN} --base-url {server.url}/v1 --api-key YOUR_KEY\n" in said
-    assert secret not in proc.stdout + proc.stderr
+    refusal = {"error": {"message": f"Incorrect API key provided: {secret}.", "type": "auth"}}
+    outcome, server = demo(always(json_reply(refusal, 401)), "--api-key", secret)
+    assert outcome.failure().endswith(": Incorrect API key provided: [your key].\n")
+    assert secret not in outcome.out + outcome.err
     assert server.requests[0].headers["authorization"] == f"Bearer {secret}"
 
 
-def test_server_error_shows_its_words_and_the_smallest_model(serve: Serve) -> None:
+def test_server_error_about_memory_points_to_a_smaller_model(demo: Demo) -> None:
+    # llm/server.go, the scheduler's check before loading; a 500 through handleScheduleError.
     oom = "model requires more system memory (13.6 GiB) than is available (9.0 GiB)"
-    server = serve(lambda request: json_reply({"error": {"message": oom}}, status=500))
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert f"failed on gpt-oss:20b (HTTP 500: {oom})" in said
-    assert (
-        f"\n  ollama pull llama3.2:3b\n  {RUN} --model llama3.2:3b --base-url {server.url}/v1"
-        in said
+    outcome, server = demo(always(ollama_error(500, oom)))
+    assert outcome.failure().endswith(
+        f"HTTP 500 from {server.url}/v1/chat/completions: {oom}\n"
+        "A smaller model from the post's table needs 8 GB: --model llama3.2:3b\n"
     )
     assert len(server.requests) == 1, "a server error must not be retried"
 
@@ -201,49 +185,44 @@ def test_server_error_shows_its_words_and_the_smallest_model(serve: Serve) -> No
     "reply",
     [
         text_reply("<!doctype html><html><h1>My web app</h1></html>", kind="text/html"),
-        text_reply("<html><body>Not Found</body></html>", status=404, kind="text/html"),
         (200, {"Content-Type": "application/json"}, b"{oops"),
         json_reply({"status": "ok"}),
     ],
-    ids=["html-page", "html-404", "broken-json", "json-not-a-completion"],
+    ids=["web-page", "broken-json", "json-not-a-completion"],
 )
-def test_what_is_not_an_openai_api_is_called_so(serve: Serve, reply: Reply) -> None:
-    server = serve(lambda request: reply)
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert (
-        f"What answered at {server.url}/v1 is not an OpenAI-compatible API.\nCheck the port" in said
+def test_what_is_not_an_openai_api_is_called_so(demo: Demo, reply: Reply) -> None:
+    outcome, server = demo(always(reply))
+    said = outcome.failure()
+    assert f"What answered at {server.url}/v1 is not an OpenAI-compatible API: " in said
+
+
+def test_answer_without_usage_says_there_is_nothing_to_count(demo: Demo) -> None:
+    outcome, server = demo(always(json_reply(completion(usage=False))))
+    assert outcome.failure().endswith(
+        f"{server.url}/v1 answered without `usage`: it sent no token counts to show.\n"
     )
-    assert said.endswith(f"\n  {RUN} --base-url http://localhost:11434/v1\n"), "back to Ollama"
 
 
-def test_answer_without_usage_says_there_is_nothing_to_compare(serve: Serve) -> None:
-    server = serve(answers(completion(usage=False)))
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert f"{server.url}/v1 answered without token usage: no counts to compare" in said
-    assert "llama-server" in said
-    assert said.endswith(f"\n  {RUN} --base-url http://localhost:11434/v1\n")
-
-
-def test_redirect_is_reported_and_not_followed(serve: Serve) -> None:
-    elsewhere = serve(answers(completion()))
-    server = serve(lambda request: (307, {"Location": elsewhere.url + "/v1/chat/completions"}, b""))
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    assert said.splitlines()[-1].startswith(
-        f"The call to {server.url}/v1 for gpt-oss:20b failed: HTTP 307"
+def test_redirect_is_reported_and_not_followed(serve: Serve, demo: Demo) -> None:
+    elsewhere = serve(always(json_reply(completion())))
+    moved: Reply = (307, {"Location": elsewhere.url + "/v1/chat/completions"}, b"")
+    outcome, server = demo(always(moved))
+    assert outcome.failure().endswith(
+        f"HTTP 307 from {server.url}/v1/chat/completions: (an empty body)\n"
     )
     assert elsewhere.requests == []
 
 
-def test_server_that_hangs_up_gets_one_line_not_a_traceback(serve: Serve) -> None:
-    server = serve(lambda request: CLOSE)
-    said = assert_clean_failure(run_demo("--base-url", server.url + "/v1"))
-    last = said.splitlines()[-1]
-    assert last.startswith(f"The call to {server.url}/v1 for gpt-oss:20b failed: ")
-    assert "disconnected" in last.lower()
+def test_server_that_hangs_up_is_reported_in_the_words_of_the_library(demo: Demo) -> None:
+    outcome, server = demo(always(CLOSE))
+    assert outcome.failure().endswith(
+        f"The connection to {server.url}/v1 failed: "
+        "Server disconnected without sending a response.\n"
+    )
 
 
 def test_ctrl_c_ends_with_one_line_and_exit_130(serve: Serve) -> None:
-    server = serve(lambda request: HANG)
+    server = serve(always(HANG))
     # A terminal's Ctrl-C reaches the whole foreground group: uv and the demo both. Given a
     # terminal, uv leaves the signal to the demo (without one, it would send it a second).
     terminal, tty = pty.openpty()
@@ -256,11 +235,6 @@ def test_ctrl_c_ends_with_one_line_and_exit_130(serve: Serve) -> None:
         signal.signal(signal.SIGINT, ignored)
         os.close(tty)
     try:
-        assert proc.stderr is not None
-        # The demo says what it asks before it asks (uv may speak first)...
-        while not (line := proc.stderr.readline()).startswith("... asking gpt-oss:20b"):
-            assert line, "the demo ended before it said what it was asking"
-        # ...and once the server holds the call, the demo is waiting in the middle of it.
         deadline = time.monotonic() + HUNG
         while not server.requests and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -273,7 +247,7 @@ def test_ctrl_c_ends_with_one_line_and_exit_130(serve: Serve) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 130, err
-    assert err.strip() == "Interrupted."
+    assert err.splitlines()[-1] == "Interrupted."
     assert "Traceback" not in out + err
 
 
@@ -292,22 +266,3 @@ def test_reader_that_stops_reading_ends_the_demo_quietly(serve: Serve) -> None:
     _, err = proc.communicate(timeout=HUNG)
     assert proc.returncode == 1
     assert "Traceback" not in err and "Exception ignored" not in err
-
-
-def test_every_printed_command_pastes_back_to_the_same_settings(serve: Serve) -> None:
-    server = serve(lambda request: json_reply({"error": {"message": "no"}}, status=401))
-    url, model = server.url + "/v1", "my model:latest"  # a name the shell must see quoted
-    settings = ["--timeout", "45", "--max-tokens", "64", "--api-key", "k-1"]
-    said = assert_clean_failure(run_demo("--base-url", url, "--model", model, *settings))
-    command = said.splitlines()[-1].strip()
-    words = shlex.split(command)
-    assert words[: len(RUN.split())] == RUN.split()
-    flags = dict(zip(words[len(RUN.split()) :: 2], words[len(RUN.split()) + 1 :: 2], strict=True))
-    assert flags == {
-        "--model": model,
-        "--base-url": url,
-        "--timeout": "45",
-        "--max-tokens": "64",
-        "--api-key": "YOUR_KEY",
-    }
-    assert "k-1" not in said
