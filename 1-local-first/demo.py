@@ -39,18 +39,11 @@ HISTORY: list[ChatCompletionMessageParam] = [
     {"role": "assistant", "content": "Then plan a day's detour in eastern Ontario for it."},
 ]
 RULE = "=" * 60
-CONNECT_S = 3.0  # a server that is up accepts a connection at once; its answer takes longer
 
 
-def connect(base_url: str, api_key: str, timeout: float) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=base_url,
-        api_key=api_key,
-        max_retries=0,  # subtle: the SDK retries twice by default, silently tripling a wait
-        timeout=openai.Timeout(timeout, connect=min(CONNECT_S, timeout)),
-        # This URL and nothing else: no proxy from the environment, no redirects.
-        http_client=openai.DefaultHttpx2Client(trust_env=False, follow_redirects=False),
-    )
+def connect(base_url: str, api_key: str) -> openai.OpenAI:
+    """The official SDK's client, pointed at a local server instead of api.openai.com."""
+    return openai.OpenAI(base_url=base_url, api_key=api_key)
 
 
 def round_trip(client: openai.OpenAI, model: str, max_tokens: int | None) -> None:
@@ -69,7 +62,7 @@ def stateless_proof(client: openai.OpenAI, model: str, max_tokens: int | None) -
     print(f"{RULE}\nBlock 2 — one question alone, after four made-up turns, and again\n{RULE}")
     alone: list[ChatCompletionMessageParam] = [{"role": "user", "content": QUESTION}]
     one_turn = client.chat.completions.create(model=model, messages=alone, max_tokens=max_tokens)
-    # The server kept nothing of that call, so this one carries the whole conversation.
+    # Nothing of that call stayed on the server: this request brings all five turns itself.
     five_turns = client.chat.completions.create(
         model=model, messages=HISTORY + alone, max_tokens=max_tokens
     )
@@ -86,11 +79,11 @@ def stateless_proof(client: openai.OpenAI, model: str, max_tokens: int | None) -
         print("The 5-turn call counted no more than the 1-turn call: these counts show nothing.")
         return
     print(
-        "The chat completions API is stateless: the server keeps nothing between calls, so\n"
-        "each request carries everything the model sees, and the client sends the whole\n"
-        f"history every time. The delta, {delta}, is the four made-up messages, each wrapped\n"
-        "in the model's turn markers. A server may cache the start of a prompt to read it\n"
-        "faster: a speed-up, never a memory of the conversation.\n"
+        "The chat completions API is stateless: the server keeps no conversation between\n"
+        "calls, so each request carries everything the model sees, and the client sends the\n"
+        f"whole history every time. The delta, {delta}, is the four made-up messages, each\n"
+        "wrapped in the model's turn markers. A server may cache the start of a prompt to\n"
+        "read it faster: a speed-up, never a memory of the conversation.\n"
     )
     if replay_tokens == alone_tokens:
         print(f"The replay counted {replay_tokens} again: the 5-turn call left nothing behind.")
@@ -120,9 +113,6 @@ def usage(reply: ChatCompletion) -> CompletionUsage:
     return counts
 
 
-# ---- The safety net: the flags (--help), and for each fault what happened and the fix ------
-
-
 class NotAChatCompletion(Exception):
     """The server answered, but not with a chat completion."""
 
@@ -131,8 +121,26 @@ class NoUsage(Exception):
     """The server answered without `usage`: there are no counts to show."""
 
 
+# ---- The safety net: the flags (--help), and for each fault what happened and the fix ------
+
+CONNECT_S = 3.0  # a server that is up accepts a connection at once; its answer takes longer
+
+
+def careful(client: openai.OpenAI, timeout: float) -> openai.OpenAI:
+    """The client, made to wait no longer than asked and to talk to its URL alone."""
+    return client.with_options(
+        max_retries=0,  # subtle: the SDK retries twice by default, silently tripling a wait
+        timeout=openai.Timeout(timeout, connect=min(CONNECT_S, timeout)),
+        # No proxy from the environment, no redirects.
+        http_client=openai.DefaultHttpx2Client(trust_env=False, follow_redirects=False),
+    )
+
+
 def flags() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description="Post 1's demo: a local model through the OpenAI SDK, and its token counts.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--model", default=MODEL, help="a model the server has")
     parser.add_argument("--base-url", default=BASE_URL, help="the server's OpenAI-compatible URL")
     parser.add_argument("--api-key", default=API_KEY, help="sent as the bearer token")
@@ -141,6 +149,9 @@ def flags() -> argparse.Namespace:
     args = parser.parse_args()
     if not args.timeout > 0 or (args.max_tokens is not None and args.max_tokens < 1):
         parser.error("--timeout and --max-tokens take numbers above 0")
+    if not args.api_key:
+        parser.error("--api-key cannot be empty: the SDK needs one (Ollama accepts any)")
+    args.base_url = args.base_url.rstrip("/")
     return args
 
 
@@ -168,7 +179,7 @@ def unreachable(err: openai.APIConnectionError, url: str) -> str:
         return f"{said}\nStart your server, or check the port (Ollama's is 11434)."
     if isinstance(cause, socket.gaierror):
         return f"{said}\nCheck the spelling of the host in --base-url."
-    if isinstance(cause, ssl.SSLError):
+    if isinstance(cause, ssl.SSLError) and cause.reason == "WRONG_VERSION_NUMBER":  # not TLS
         plain = "http://" + url.removeprefix("https://")
         return f"{said}\nLocal servers speak plain http: --base-url {plain}"
     return said
@@ -180,7 +191,7 @@ def server_said(err: openai.APIStatusError, args: argparse.Namespace) -> str:
     if isinstance(body, dict):
         body = body.get("message", body)
     words = " ".join(str(body or "").split())[:300] or "(an empty body)"
-    if args.api_key not in ("", API_KEY):  # some gateways echo the key they were sent
+    if args.api_key != API_KEY:  # some gateways echo the key they were sent
         words = words.replace(args.api_key, "[your key]")
     said = f"HTTP {err.status_code} from {err.request.url}: {words}"
     if "memory" in words:
@@ -190,13 +201,14 @@ def server_said(err: openai.APIStatusError, args: argparse.Namespace) -> str:
 
 def not_found(err: openai.NotFoundError, args: argparse.Namespace) -> str:
     said, model = server_said(err, args), args.model
-    if not args.base_url.endswith("/v1"):
-        fixed = args.base_url.partition("/v1/")[0] + "/v1"  # /v1 left off, or a whole endpoint
-        return f"{said}\nThe base URL ends in /v1: --base-url {fixed}"
+    if not args.base_url.endswith("/v1"):  # /v1 left off, or a whole endpoint given
+        url = httpx2.URL(args.base_url)
+        fixed = f"{url.scheme}://{url.netloc.decode()}/v1"
+        return f"{said}\nThe base URL must end in /v1: --base-url {fixed}"
     if f"model '{model}' not found" not in said and f'model "{model}" not found' not in said:
         return said  # Ollama's words since v0.12, and before
     said += f"\nPull it: ollama pull {model}"
-    client = connect(args.base_url, args.api_key, CONNECT_S)  # a list, not worth a long wait
+    client = careful(connect(args.base_url, args.api_key), CONNECT_S)  # not worth a long wait
     try:  # subtle: with nothing pulled, Ollama lists its models as "data": null
         names = [listed.id for listed in client.models.list().data or []]
     except (openai.OpenAIError, AttributeError, ValueError):  # no answer, or no list
@@ -213,7 +225,7 @@ def main() -> int:
         sys.stdout.reconfigure(line_buffering=True, errors="replace")
     print(f"... asking {args.model} at {args.base_url}; a first call may load it", file=sys.stderr)
     try:
-        client = connect(args.base_url, args.api_key, args.timeout)
+        client = careful(connect(args.base_url, args.api_key), args.timeout)
         round_trip(client, args.model, args.max_tokens)
         stateless_proof(client, args.model, args.max_tokens)
         return 0
@@ -236,7 +248,7 @@ def main() -> int:
         fail = f"What answered at {args.base_url} is not an OpenAI-compatible API: {err}"
     except NoUsage:
         fail = f"{args.base_url} answered without `usage`: it sent no token counts to show."
-    except openai.OpenAIError as err:  # e.g. an empty --api-key, in the SDK's words
+    except openai.OpenAIError as err:  # any other, in the SDK's words
         fail = str(err)
     print(fail, file=sys.stderr)
     return 1

@@ -7,6 +7,7 @@ Every server binds 127.0.0.1 on a port the OS picks; the fixture that starts one
 """
 
 import json
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class Request:
 Reply = tuple[int, dict[str, str], bytes] | str
 Responder = Callable[[Request], Reply]
 HANG, CLOSE = "hang", "close"
+TLS = ssl.SSLContext
 
 
 @dataclass
@@ -36,6 +38,7 @@ class FakeServer:
     """A stdlib HTTP server on 127.0.0.1 that answers each request with respond(request)."""
 
     respond: Responder
+    tls: TLS | None = None  # a server context, for a server that speaks HTTPS
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -73,11 +76,14 @@ class FakeServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
     def chat_calls(self) -> list[Request]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]

@@ -10,9 +10,12 @@ import os
 import pty
 import signal
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from conftest import Demo, Serve
@@ -22,6 +25,8 @@ from fakes import (
     HANG,
     HOST_NOT_ALLOWED,
     HUNG,
+    TLS,
+    FakeServer,
     Reply,
     Request,
     always,
@@ -70,6 +75,29 @@ def test_https_to_a_plain_http_server_says_use_http(serve: Serve) -> None:
     said = run_demo("--base-url", url).failure()
     assert f"The connection to {url} failed: [SSL: WRONG_VERSION_NUMBER] wrong version" in said
     assert said.endswith(f"\nLocal servers speak plain http: --base-url {server.url}/v1\n")
+
+
+@pytest.fixture
+def untrusted_tls(tmp_path: Path) -> TLS:
+    """A server context with a certificate signed by no one this machine trusts."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subject = ["-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", str(key), "-out", str(cert)]
+    openssl = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", *subject]
+    subprocess.run(openssl, check=True, capture_output=True)
+    context = TLS(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def test_a_certificate_the_system_does_not_trust_is_named_not_blamed_on_https(
+    untrusted_tls: TLS,
+) -> None:
+    with FakeServer(always(json_reply(completion())), tls=untrusted_tls) as server:
+        url = server.url + "/v1"
+        said = run_demo("--base-url", url).failure()
+    assert said.splitlines()[-1].startswith(
+        f"The connection to {url} failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify"
+    )
 
 
 @pytest.fixture
@@ -136,15 +164,24 @@ def test_missing_model_is_reported_when_the_model_list_never_comes(
     assert outcome.failure().endswith("\nPull it: ollama pull gpt-oss:20b\n")
 
 
-@pytest.mark.parametrize("path", ["", "/v1/chat/completions"], ids=["no-v1", "whole-endpoint"])
+@pytest.mark.parametrize("path", ["", "/api", "/v1/chat/completions"])
 def test_url_that_is_not_the_v1_base_is_corrected(serve: Serve, path: str) -> None:
     server = serve(ollama(always(json_reply(completion())), ["gemma3:270m"]))
     said = run_demo("--base-url", server.url + path).failure()
     assert said.endswith(
         f"HTTP 404 from {server.url}{path}/chat/completions: 404 page not found\n"
-        f"The base URL ends in /v1: --base-url {server.url}/v1\n"
+        f"The base URL must end in /v1: --base-url {server.url}/v1\n"
     )
     assert len(server.requests) == 1, "no retry elsewhere"
+
+
+def test_a_trailing_slash_is_no_fault(serve: Serve) -> None:
+    server = serve(always(missing_model("gpt-oss:20b")))
+    said = run_demo("--base-url", server.url + "/v1/").failure()
+    assert said.endswith(
+        f"HTTP 404 from {server.url}/v1/chat/completions: model 'gpt-oss:20b' not found\n"
+        "Pull it: ollama pull gpt-oss:20b\n"
+    )
 
 
 def test_not_found_under_v1_is_reported_in_the_servers_words_alone(demo: Demo) -> None:

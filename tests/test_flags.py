@@ -51,6 +51,7 @@ def test_help_never_shows_a_key() -> None:
         ["--timeout=nan"],
         ["--max-tokens=0"],
         ["--max-tokens=1.5"],
+        ["--api-key="],
         ["--nope"],
     ],
 )

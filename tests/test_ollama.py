@@ -77,7 +77,7 @@ def test_base_url_without_v1_on_a_real_ollama_gets_the_v1_url(ollama: Engine) ->
     said = run_demo("--base-url", ollama.root, *DEMO_ARGS).failure()
     assert said.endswith(
         f"HTTP 404 from {ollama.root}/chat/completions: 404 page not found\n"
-        f"The base URL ends in /v1: --base-url {ollama.base_url}\n"
+        f"The base URL must end in /v1: --base-url {ollama.base_url}\n"
     )
 
 

@@ -22,7 +22,9 @@ def test_history_that_costs_tokens_and_an_equal_replay_tell_the_stateless_contra
     assert "1-turn prompt_tokens: 16\n5-turn prompt_tokens: 89\ndelta: 73\n" in out
     assert "replay prompt_tokens: 16\n" in out
     said = explanation(out)
-    assert said.startswith("The chat completions API is stateless: the server keeps nothing")
+    assert said.startswith(
+        "The chat completions API is stateless: the server keeps no conversation"
+    )
     assert "The delta, 73, is the four made-up messages" in said
     assert said.endswith("The replay counted 16 again: the 5-turn call left nothing behind.")
     assert max(len(line) for line in out.splitlines()[-8:]) <= 84
