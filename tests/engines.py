@@ -46,7 +46,6 @@ def gemma_turns(messages: list[dict[str, str]]) -> str:
 
 @dataclass
 class Engine:
-    name: str  # as the tests' ids show it
     root: str  # http://127.0.0.1:PORT
     label: str  # as the README's table of numbers names it
     count: Callable[[str], int]  # tokens the engine makes of a prompt, begin-of-text included
@@ -120,7 +119,7 @@ def llama_cpp(model: Path, folder: Path) -> Iterator[Engine]:
             return len(json.loads(call(root + "/extras/tokenize", {"input": text})[2])["tokens"])
 
         label = "Gemma 3 270M, on llama.cpp's server"
-        yield Engine("llama.cpp", root, label, count, gemma_turns, log)
+        yield Engine(root, label, count, gemma_turns, log)
 
 
 # --- Ollama ----------------------------------------------------------------------------------
@@ -190,7 +189,7 @@ def ollama_engine(root: str, log: Path, template: str) -> Engine:
     def render(messages: list[dict[str, str]]) -> str:
         return gemma_turns(messages) + tail
 
-    return Engine("ollama", root, "Gemma 3 270M, on Ollama 0.24.0", count, render, log)
+    return Engine(root, "Gemma 3 270M, on Ollama 0.24.0", count, render, log)
 
 
 RENDERED = re.compile(r'level=TRACE .*msg="completion request" prompt=(".*")$', re.MULTILINE)
