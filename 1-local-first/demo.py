@@ -86,7 +86,7 @@ def stateless_proof(client: openai.OpenAI, model: str, max_tokens: int | None) -
         "read it faster: a speed-up, never a memory of the conversation.\n"
     )
     if replay_tokens == alone_tokens:
-        print(f"The replay counted {replay_tokens} again: the 5-turn call left nothing behind.")
+        print(f"The replay counted {replay_tokens} again: the 5-turn call added nothing to it.")
     else:
         print(f"The replay counted {replay_tokens}, not {alone_tokens}: this server counts a")
         print("repeated request differently, so here the replay cannot show that nothing was kept.")
@@ -137,20 +137,23 @@ def careful(client: openai.OpenAI, timeout: float) -> openai.OpenAI:
 
 
 def flags() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Post 1's demo: a local model through the OpenAI SDK, and its token counts.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--model", default=MODEL, help="a model the server has")
-    parser.add_argument("--base-url", default=BASE_URL, help="the server's OpenAI-compatible URL")
+    parser = argparse.ArgumentParser(description="Post 1: a local model through the OpenAI SDK.")
+    parser.add_argument("--model", default=MODEL, help="a model the server has: %(default)s")
+    parser.add_argument("--base-url", default=BASE_URL, help="the server's /v1 URL: %(default)s")
     parser.add_argument("--api-key", default=API_KEY, help="sent as the bearer token")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait per answer")
-    parser.add_argument("--max-tokens", type=int, help="a cap on each answer; None: no cap")
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="seconds per answer: %(default)g"
+    )
+    parser.add_argument("--max-tokens", type=int, help="a cap on each answer's tokens: none")
     args = parser.parse_args()
-    if not args.timeout > 0 or (args.max_tokens is not None and args.max_tokens < 1):
-        parser.error("--timeout and --max-tokens take numbers above 0")
+    if not args.timeout > 0:  # NaN too
+        parser.error(f"argument --timeout: {args.timeout:g} is not a number of seconds above 0")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        parser.error(f"argument --max-tokens: {args.max_tokens} is not a number above 0")
     if not args.api_key:
-        parser.error("--api-key cannot be empty: the SDK needs one (Ollama accepts any)")
+        parser.error("argument --api-key: empty, but the SDK needs one (Ollama accepts any)")
+    if not args.base_url.startswith(("http://", "https://")):
+        parser.error(f"argument --base-url: it needs http:// in front: http://{args.base_url}")
     args.base_url = args.base_url.rstrip("/")
     return args
 
@@ -159,10 +162,10 @@ def timed_out(err: openai.APITimeoutError, args: argparse.Namespace) -> str:
     if isinstance(err.__cause__, httpx2.ConnectTimeout):
         waited = min(CONNECT_S, args.timeout)
         return f"{args.base_url} accepted no connection in {waited:g} s: is its server up?"
-    longer = max(600, 2 * args.timeout)
     return (
         f"No answer from {args.base_url} within {args.timeout:g} s (model {args.model}).\n"
-        f"A first call may still be loading the model. To wait longer: --timeout {longer:g}"
+        "A first call may still be loading the model, and a long answer takes time: to wait\n"
+        f"longer, --timeout {max(600, 2 * args.timeout):g}; to cap each answer, --max-tokens."
     )
 
 

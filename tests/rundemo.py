@@ -89,7 +89,7 @@ def troubleshooting_rows() -> list[str]:
 def troubleshooting_row(line: str) -> str | None:
     """The row whose first cell the line begins with: <url>, <model> and <n> stand for a URL,
     a model's name and a number, and … for any words."""
-    holes = {"<url>": r"\S+", "<model>": r"\S+", "<n>": r"[\d.]+", "…": ".*"}
+    holes = {"<url>": r"\S+", "<model>": r"\S+", "<n>": r"-?[\d.]+", "…": ".*"}
     for row in troubleshooting_rows():
         pattern = re.escape(row)
         for hole, fill in holes.items():

@@ -47,7 +47,7 @@ def test_replay_counts_what_the_one_turn_call_counted_and_says_so(run: Run) -> N
     alone = run.printed("1-turn prompt_tokens")
     assert run.printed("5-turn prompt_tokens") > alone
     assert run.printed("replay prompt_tokens") == alone
-    assert f"The replay counted {alone} again: the 5-turn call left nothing behind." in " ".join(
+    assert f"The replay counted {alone} again: the 5-turn call added nothing to it." in " ".join(
         run.outcome.out.split()
     )
 

@@ -128,7 +128,8 @@ def test_silent_server_is_given_up_on_after_the_timeout(demo: Demo) -> None:
     outcome, server = demo(always(HANG), "--timeout", "2")
     assert outcome.failure().endswith(
         f"No answer from {server.url}/v1 within 2 s (model gpt-oss:20b).\n"
-        "A first call may still be loading the model. To wait longer: --timeout 600\n"
+        "A first call may still be loading the model, and a long answer takes time: to wait\n"
+        "longer, --timeout 600; to cap each answer, --max-tokens.\n"
     )
     assert len(server.requests) == 1, "a timed-out call must not be retried"
 

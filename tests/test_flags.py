@@ -34,7 +34,8 @@ def test_help_names_every_flag_and_its_default() -> None:
     text = " ".join(run_demo("--help").success().split())
     for flag in ("--model", "--base-url", "--api-key", "--timeout", "--max-tokens"):
         assert flag in text
-    assert "(default: gpt-oss:20b)" in text and "(default: http://localhost:11434/v1)" in text
+    assert "a model the server has: gpt-oss:20b" in text
+    assert "the server's /v1 URL: http://localhost:11434/v1" in text
 
 
 def test_help_never_shows_a_key() -> None:
@@ -52,6 +53,7 @@ def test_help_never_shows_a_key() -> None:
         ["--max-tokens=0"],
         ["--max-tokens=1.5"],
         ["--api-key="],
+        ["--base-url", "localhost:11434/v1"],
         ["--nope"],
     ],
 )

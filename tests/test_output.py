@@ -26,7 +26,7 @@ def test_history_that_costs_tokens_and_an_equal_replay_tell_the_stateless_contra
         "The chat completions API is stateless: the server keeps no conversation"
     )
     assert "The delta, 73, is the four made-up messages" in said
-    assert said.endswith("The replay counted 16 again: the 5-turn call left nothing behind.")
+    assert said.endswith("The replay counted 16 again: the 5-turn call added nothing to it.")
     assert max(len(line) for line in out.splitlines()[-8:]) <= 84
 
 
@@ -38,7 +38,7 @@ def test_replay_counted_differently_is_said_and_never_contradicted(demo: Demo) -
         "The replay counted 1, not 16: this server counts a repeated request differently, "
         "so here the replay cannot show that nothing was kept."
     )
-    assert "again" not in said and "left nothing behind" not in said
+    assert "again" not in said and "added nothing" not in said
 
 
 def test_counts_that_do_not_grow_with_the_history_prove_nothing(demo: Demo) -> None:
