@@ -126,24 +126,12 @@ class NoUsage(Exception):
 CONNECT_S = 3.0  # a server that is up accepts a connection at once; its answer takes longer
 
 
-def careful(client: openai.OpenAI, timeout: float) -> openai.OpenAI:
-    """The client, made to wait no longer than asked and to talk to its URL alone."""
-    return client.with_options(
-        max_retries=0,  # subtle: the SDK retries twice by default, silently tripling a wait
-        timeout=openai.Timeout(timeout, connect=min(CONNECT_S, timeout)),
-        # No proxy from the environment, no redirects.
-        http_client=openai.DefaultHttpx2Client(trust_env=False, follow_redirects=False),
-    )
-
-
 def flags() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Post 1: a local model through the OpenAI SDK.")
     parser.add_argument("--model", default=MODEL, help="a model the server has: %(default)s")
     parser.add_argument("--base-url", default=BASE_URL, help="the server's /v1 URL: %(default)s")
     parser.add_argument("--api-key", default=API_KEY, help="sent as the bearer token")
-    parser.add_argument(
-        "--timeout", type=float, default=300, help="seconds per answer: %(default)g"
-    )
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to answer: %(default)g")
     parser.add_argument("--max-tokens", type=int, help="a cap on each answer's tokens: none")
     args = parser.parse_args()
     if not args.timeout > 0:  # NaN too
@@ -202,7 +190,7 @@ def server_said(err: openai.APIStatusError, args: argparse.Namespace) -> str:
     return said
 
 
-def not_found(err: openai.NotFoundError, args: argparse.Namespace) -> str:
+def not_found(err: openai.NotFoundError, args: argparse.Namespace, client: openai.OpenAI) -> str:
     said, model = server_said(err, args), args.model
     if not args.base_url.endswith("/v1"):  # /v1 left off, or a whole endpoint given
         url = httpx2.URL(args.base_url)
@@ -211,9 +199,9 @@ def not_found(err: openai.NotFoundError, args: argparse.Namespace) -> str:
     if f"model '{model}' not found" not in said and f'model "{model}" not found' not in said:
         return said  # Ollama's words since v0.12, and before
     said += f"\nPull it: ollama pull {model}"
-    client = careful(connect(args.base_url, args.api_key), CONNECT_S)  # not worth a long wait
+    listing = client.with_options(timeout=CONNECT_S)  # a list is not worth a long wait
     try:  # subtle: with nothing pulled, Ollama lists its models as "data": null
-        names = [listed.id for listed in client.models.list().data or []]
+        names = [listed.id for listed in listing.models.list().data or []]
     except (openai.OpenAIError, AttributeError, ValueError):  # no answer, or no list
         names = []
     if names:
@@ -227,8 +215,13 @@ def main() -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True, errors="replace")
     print(f"... asking {args.model} at {args.base_url}; a first call may load it", file=sys.stderr)
+    client = connect(args.base_url, args.api_key).with_options(
+        max_retries=0,  # subtle: the SDK retries twice by default, silently tripling a wait
+        timeout=openai.Timeout(args.timeout, connect=min(CONNECT_S, args.timeout)),
+        # This URL and nothing else: no proxy from the environment, no redirects.
+        http_client=openai.DefaultHttpx2Client(trust_env=False, follow_redirects=False),
+    )
     try:
-        client = careful(connect(args.base_url, args.api_key), args.timeout)
         round_trip(client, args.model, args.max_tokens)
         stateless_proof(client, args.model, args.max_tokens)
         return 0
@@ -244,13 +237,15 @@ def main() -> int:
     except openai.APIConnectionError as err:
         fail = unreachable(err, args.base_url)
     except openai.NotFoundError as err:
-        fail = not_found(err, args)
+        fail = not_found(err, args, client)
     except openai.APIStatusError as err:
         fail = server_said(err, args)
     except (NotAChatCompletion, json.JSONDecodeError) as err:  # e.g. a web page at that port
-        fail = f"What answered at {args.base_url} is not an OpenAI-compatible API: {err}"
+        fail = f"What answered at {args.base_url} is not an OpenAI-compatible API: {err}\n"
+        fail += f"Point --base-url at your model server's /v1 URL (Ollama's: {BASE_URL})."
     except NoUsage:
-        fail = f"{args.base_url} answered without `usage`: it sent no token counts to show."
+        fail = f"{args.base_url} answered without `usage`: it sent no token counts to show.\n"
+        fail += "Point --base-url at a server that sends them: Ollama, llama-server, vLLM."
     except openai.OpenAIError as err:  # any other, in the SDK's words
         fail = str(err)
     print(fail, file=sys.stderr)

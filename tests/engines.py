@@ -37,8 +37,8 @@ def free_port() -> int:
 
 
 def gemma_turns(messages: list[dict[str, str]]) -> str:
-    """Messages in Gemma's turn format, as llama-cpp-python's `gemma` chat format and Ollama's
-    gemma3 template write them: the assistant's role is called `model`."""
+    """Messages in Gemma's turn format, as llama-cpp-python's `gemma` chat format writes them
+    (and Ollama's gemma3 templates, up to the end of the turns): the assistant is `model`."""
     roles = {"user": "user", "assistant": "model"}
     turns = [f"<start_of_turn>{roles[m['role']]}\n{m['content']}<end_of_turn>\n" for m in messages]
     return "".join(turns) + "<start_of_turn>model\n"

@@ -232,12 +232,16 @@ def test_what_is_not_an_openai_api_is_called_so(demo: Demo, reply: Reply) -> Non
     outcome, server = demo(always(reply))
     said = outcome.failure()
     assert f"What answered at {server.url}/v1 is not an OpenAI-compatible API: " in said
+    assert said.endswith(
+        "\nPoint --base-url at your model server's /v1 URL (Ollama's: http://localhost:11434/v1).\n"
+    )
 
 
 def test_answer_without_usage_says_there_is_nothing_to_count(demo: Demo) -> None:
     outcome, server = demo(always(json_reply(completion(usage=False))))
     assert outcome.failure().endswith(
         f"{server.url}/v1 answered without `usage`: it sent no token counts to show.\n"
+        "Point --base-url at a server that sends them: Ollama, llama-server, vLLM.\n"
     )
 
 

@@ -16,10 +16,8 @@ def test_readme_gives_the_setup_run_and_test_commands_verbatim() -> None:
     assert f"\nstep {TEST_COMMAND}" in (REPO / ".ci" / "run").read_text()
 
 
-def test_readme_is_short_enough_to_read_in_four_minutes() -> None:
-    prose = re.sub(r"```.*?```", "", README, flags=re.DOTALL)  # commands and output are scanned
-    words = [word for word in prose.split() if re.search(r"\w", word)]  # table rules are not words
-    assert len(words) <= 1000
+def test_readme_is_short_enough_to_finish_in_three_minutes() -> None:
+    assert len(README.split()) <= 1100
 
 
 # Rows for messages in others' words: the SDK's (an empty key) and argparse's.
