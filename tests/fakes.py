@@ -1,7 +1,7 @@
 """Small local HTTP servers for the faults no real engine makes on demand, and the bodies they
 send. Where a body is Ollama's, the comment above it names the file and function in
-ollama/ollama (v0.24.0) that writes it; test_ollama.py compares each with what the real Ollama
-sends for the same request.
+ollama/ollama (v0.34.4 unless it says otherwise) that writes it; test_ollama.py compares each
+with what the real Ollama sends for the same request.
 
 Every server binds 127.0.0.1 on a port the OS picks; the fixture that starts one stops it.
 """
@@ -117,12 +117,14 @@ def completion(
     content: str | None = "Ottawa.",
     *,
     prompt_tokens: int = 12,
+    cached_tokens: int | None = 0,
     finish_reason: str = "stop",
     usage: bool = True,
     **message_extra: object,
 ) -> dict[str, Any]:
-    """A chat completion as Ollama sends it: openai/openai.go, ToChatCompletion (a thinking
-    model's reasoning goes in message.reasoning, set through message_extra)."""
+    """A chat completion as Ollama sends it: openai/openai.go, ToChatCompletion, with ToUsage
+    (prompt_tokens_details since v0.33.3; None leaves it out, as llama-server's cache_n absent
+    would); a thinking model's reasoning goes in message.reasoning, set through message_extra."""
     body: dict[str, Any] = {
         "id": "chatcmpl-1",
         "object": "chat.completion",
@@ -138,18 +140,19 @@ def completion(
         ],
     }
     if usage:
-        body["usage"] = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": 5,
-            "total_tokens": prompt_tokens + 5,
-        }
+        body["usage"] = {"prompt_tokens": prompt_tokens}
+        if cached_tokens is not None:
+            body["usage"]["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
+        body["usage"] |= {"completion_tokens": 5, "total_tokens": prompt_tokens + 5}
     return body
 
 
-def counts(*prompt_tokens: int) -> Responder:
+def counts(*prompt_tokens: int, cached_tokens: int | None = 0) -> Responder:
     """Chat completions that count the demo's four prompts as told, in order."""
     replies = iter(prompt_tokens)
-    return lambda request: json_reply(completion(prompt_tokens=next(replies)))
+    return lambda request: json_reply(
+        completion(prompt_tokens=next(replies), cached_tokens=cached_tokens)
+    )
 
 
 def ollama_error(status: int, message: str) -> Reply:
@@ -166,8 +169,18 @@ def missing_model(model: str) -> Reply:
 
 
 def missing_model_before_v0_12(model: str) -> Reply:
-    """The wording of ChatHandler before v0.12, kept by server/routes.go, handleScheduleError."""
+    """ChatHandler's wording before v0.12, which server/routes.go, handleScheduleError, still
+    sends when a model's weights file is gone."""
     return ollama_error(404, f'model "{model}" not found, try pulling it first')
+
+
+def out_of_memory() -> Reply:
+    """A model too big for this machine's memory: llama-server logs ggml/src/ggml-backend.cpp's
+    `failed to allocate buffer of size N`, which llm/status.go keeps as the runner's last error,
+    and which llm/llama_server.go, WaitUntilRunning, wraps; handleScheduleError sends a 500."""
+    allocate = "ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size"
+    said = f"llama-server reported out-of-memory during startup: {allocate} 14495514624"
+    return ollama_error(500, said)
 
 
 def model_list(names: list[str]) -> Reply:

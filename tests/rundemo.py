@@ -15,10 +15,11 @@ README = (REPO / "README.md").read_text()
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without what would steer the demo: the SDK's variables,
-    proxies, and an unbuffered Python (a person's stdout is buffered unless the demo flushes)."""
-    proxies = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-    steering = ("OPENAI_", "PYTHONUNBUFFERED", *proxies)
+    """This process's environment without what would steer the demo or the SDK under it (the
+    SDK's variables, proxies) or what a reader's shell would not set: this machine sets
+    PYTHONDONTWRITEBYTECODE, which makes every run compile the SDK again (a second a run)."""
+    steering = ("OPENAI_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    steering += ("PYTHONDONTWRITEBYTECODE",)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(steering)}
     return {**env, **(extra or {})}
 
@@ -29,51 +30,51 @@ class Outcome:
     out: str
     err: str
 
-    def failure(self, code: int = 1) -> str:
-        """What the demo said on stderr, once it is clear it failed as a person should see it
-        fail: with that exit code, no traceback, and a message the README's troubleshooting
-        table has a row for (the line after the notice; argparse's last line)."""
+    def assert_failed(self, code: int = 1) -> str:
+        """Assert the run failed as a reader should see it fail: with that exit code, no
+        traceback, and a first line on stderr (argparse's last) that the README's
+        troubleshooting table has a row for. Returns stderr."""
         assert self.code == code, (self.code, self.out, self.err)
         assert "Traceback" not in self.err + self.out, self.err
         lines = [line for line in self.err.splitlines() if line.strip()]
-        notices = [i for i, line in enumerate(lines) if line.startswith("... asking ")]
-        said = lines[notices[0] + 1] if notices else lines[-1]
+        said = lines[-1] if code == 2 else lines[0]  # argparse ends with its error
         assert troubleshooting_row(said), f"the README has no troubleshooting row for: {said}"
         return self.err
 
-    def success(self) -> str:
-        assert self.code == 0, (self.code, self.err)
+    def assert_succeeded(self) -> str:
+        """Assert the run ended well, with nothing on stderr. Returns stdout."""
+        assert (self.code, self.err) == (0, ""), (self.code, self.err)
         return self.out
 
 
-def run_demo(*args: str, env: dict[str, str] | None = None) -> Outcome:
-    """Run demo.py exactly as the README does, from the repository root."""
-    done = subprocess.run(
-        [*RUN.split(), *args],
-        cwd=REPO,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=HUNG,
-        stdin=subprocess.DEVNULL,
-    )
-    return Outcome(done.returncode, done.stdout, done.stderr)
-
-
 def start_demo(
-    *args: str, new_session: bool = False, stdin: int = subprocess.DEVNULL
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: int = subprocess.DEVNULL,
+    new_session: bool = False,
 ) -> subprocess.Popen[str]:
-    """Start demo.py as run_demo does, without waiting, for tests that act mid-run."""
+    """Start demo.py exactly as the README runs it, from the repository root."""
     return subprocess.Popen(
         [*RUN.split(), *args],
         cwd=REPO,
-        env=clean_env(),
+        env=clean_env(env),
         stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=new_session,
     )
+
+
+def run_demo(*args: str, env: dict[str, str] | None = None) -> Outcome:
+    """Run demo.py to its end."""
+    with start_demo(*args, env=env) as demo:
+        try:
+            out, err = demo.communicate(timeout=HUNG)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            raise
+    return Outcome(demo.returncode, out, err)
 
 
 def readme_section(heading: str) -> str:
