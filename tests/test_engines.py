@@ -17,7 +17,7 @@ pytestmark = pytest.mark.engine
 COUNT_LABELS = ("1-turn prompt_tokens", "5-turn prompt_tokens", "delta", "replay prompt_tokens")
 
 
-@pytest.fixture(scope="module", params=["llama_cpp", "ollama_gemma", "ollama_smollm2"])
+@pytest.fixture(scope="module", params=["llama_cpp", "ollama_gemma", "ollama_smollm2_capped"])
 def run(request: pytest.FixtureRequest) -> Run:
     """One run of the demo on each engine in turn."""
     engine: Engine = request.getfixturevalue(request.param)
@@ -104,5 +104,6 @@ def without_answers(text: str) -> str:
 
 
 def test_readme_sample_output_is_what_the_demo_prints_today(ollama_smollm2: Engine) -> None:
-    printed = run_through_proxy(ollama_smollm2).outcome.assert_succeeded()
+    # No cap, as the README says: four answers of up to 4,096 tokens each may take minutes.
+    printed = run_through_proxy(ollama_smollm2, bound=600).outcome.assert_succeeded()
     assert without_answers(readme_sample_output()) == without_answers(printed)
