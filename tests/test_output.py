@@ -45,8 +45,9 @@ def test_the_stateless_contract_is_told_in_plain_words_with_the_delta(demo: Demo
     assert said.startswith(
         "The chat completions API is stateless: the server keeps no conversation between "
         "calls, so each request carries everything the model sees, and the client sends the "
-        "whole history every time. The delta, 73, is the four made-up messages in the model's "
-        "turn markers. The replay counted 16 again: nothing stayed."
+        "whole history every time. The delta, 73, is the four made-up messages, each wrapped in "
+        "the model's turn markers. The replay counted 16 again: the five turns before it left no "
+        "trace in its count."
     )
 
 
@@ -55,9 +56,9 @@ def test_the_cache_line_gives_the_servers_cached_tokens_and_says_all_were_counte
 ) -> None:
     outcome, _ = demo(counts(27, 16, 89, 16, cached_tokens=15))
     assert explanation(outcome.assert_succeeded()).endswith(
-        "nothing stayed. Of those, 15 came from the server's prompt cache (cached_tokens, as in "
-        "Block 1's usage), yet all were still sent and counted. The cache makes reading a prompt "
-        "faster; it is not the conversation."
+        "no trace in its count. The server read 15 of those from its prompt cache "
+        "(cached_tokens), yet all were still sent and counted: the cache makes reading faster; "
+        "it is not the conversation."
     )
 
 
@@ -67,8 +68,8 @@ def test_without_cached_tokens_the_general_sentence_stays_and_no_number_is_made_
     outcome, _ = demo(counts(27, 16, 89, 16, cached_tokens=None))
     said = explanation(outcome.assert_succeeded())
     assert said.endswith(
-        "nothing stayed. A server may cache the start of a prompt to read it faster: a speed-up, "
-        "no memory."
+        "no trace in its count. A server may cache the start of a prompt to read it faster; "
+        "that is not memory."
     )
     assert "cached_tokens" not in said
 

@@ -31,7 +31,7 @@ def test_every_troubleshooting_row_opens_with_words_demo_py_prints() -> None:
 
 def test_each_message_with_its_own_advice_has_its_own_row() -> None:
     for said, row in [
-        ("The connection to http://x/v1 failed: [Errno 61] Connection refused", "Connection"),
+        ("The request to http://x/v1 failed: [Errno 61] Connection refused", "Connection"),
         ("HTTP 404 from http://x/v1/chat/completions: model 'm' not found", "model … not"),
         ('HTTP 404 from http://x/v1/chat: model "m" not found, try pulling it first', "model …"),
         ("No answer from http://x/v1 within 300 s. A first call", "No answer"),
