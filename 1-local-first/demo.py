@@ -5,8 +5,8 @@ Run from the repository root, after `uv sync`:
 
 Block 1 makes one chat call and prints its answer and `usage`. Block 2 makes three: a question
 alone, as the 5th turn after four made-up messages, and alone again (the replay), then prints
-the `prompt_tokens` the server counted for each and what they show. Every number printed is the
-server's own. Left out on purpose: streaming, a chat loop, retries, a token cap, counting here.
+the server's `prompt_tokens` for each, their difference, and what they show. Left out on
+purpose: streaming, a chat loop, retries, a token cap, counting tokens on this side.
 """
 
 import argparse
