@@ -4,12 +4,15 @@ nothing else, so a one-layer model of random weights (tiny.py) with that tokeniz
 real one does; where the real model is small enough, it is the real model.
 """
 
+import hashlib
+import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import gguf
+import tiny as tiny_module
 import tokenizers
 from builds import gemma_gguf, run, smollm2_gguf
 from cache import cached
@@ -30,8 +33,11 @@ Kind = gguf.GGUFValueType
 
 
 def tiny(name: str, arch: str, fields: Callable[[], list[Field]]) -> Callable[[], Path]:
-    # The number in the name: bump it when what goes into the file changes.
-    return lambda: cached(f"tiny-{name}-2.gguf", lambda dest: write_tiny(dest, arch, fields()))
+    """A tiny model, cached under a name that changes with the code that makes it (this file,
+    tiny.py and tokenizers.py)."""
+    code = [inspect.getsource(part) for part in (sys.modules[__name__], tiny_module, tokenizers)]
+    key = hashlib.sha256("".join(code).encode()).hexdigest()[:12]
+    return lambda: cached(f"tiny-{name}-{key}.gguf", lambda dest: write_tiny(dest, arch, fields()))
 
 
 def gemma_as_the_library_has_it() -> Path:

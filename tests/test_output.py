@@ -87,7 +87,11 @@ def test_counts_that_do_not_follow_the_prompts_are_said_to_prove_nothing(
     demo: Demo, served: tuple[int, ...]
 ) -> None:
     outcome, _ = demo(counts(*served))
-    said = explanation(outcome.assert_succeeded())
+    out = outcome.assert_succeeded()
+    _, one, five, replay = served
+    assert f"1-turn prompt_tokens: {one}\n5-turn prompt_tokens: {five}\n" in out
+    assert f"delta: {five - one}\nreplay prompt_tokens: {replay}\n" in out
+    said = explanation(out)
     assert said == (
         "These counts do not follow the prompts sent (the same request should count the same, "
         "a longer one more), so they cannot show what the server kept."
