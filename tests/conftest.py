@@ -93,7 +93,7 @@ def llama_cpp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     folder = tmp_path_factory.mktemp("llama-server")
     flags = ["--no-jinja", "--chat-template", "gemma", "--alias", GEMMA3_270M.name]
     with llama_server(gemma_gguf(), folder, *flags, "--n-predict", str(GEMMA_CAP)) as root:
-        yield llama_server_engine(root, "Gemma 3 270M, on llama-server", GEMMA3_270M.name)
+        yield llama_server_engine(root, GEMMA3_270M.name)
 
 
 @pytest.fixture(scope="session")
@@ -119,8 +119,7 @@ def ollama_gemma(
     layers = ollama_create(ollama, GEMMA3_270M.name, modelfile, ollama_folder)
     render = ollama_render(ollama, GEMMA3_270M.name)
     with llama_server(gguf, tmp_path_factory.mktemp("gemma")) as counter:
-        label = "gemma3:270m, on Ollama 0.34.4"
-        yield Engine(label, ollama, GEMMA3_270M.name, render, tokens(counter), layers)
+        yield Engine(ollama, GEMMA3_270M.name, render, tokens(counter), layers)
 
 
 @pytest.fixture(scope="session")
@@ -137,8 +136,7 @@ def ollama_smollm2(
     """smollm2:135m exactly as the library ships it, on the Q4_1 file."""
     layers = ollama_create(ollama, SMOLLM2.name, SMOLLM2.modelfile(smollm2_gguf()), ollama_folder)
     render = ollama_render(ollama, SMOLLM2.name)
-    label = "smollm2:135m, on Ollama 0.34.4"
-    return Engine(label, ollama, SMOLLM2.name, render, smollm2_tokens, layers)
+    return Engine(ollama, SMOLLM2.name, render, smollm2_tokens, layers)
 
 
 @pytest.fixture(scope="session")
@@ -149,8 +147,7 @@ def ollama_smollm2_capped(
     name = "smollm2:135m-capped"
     modelfile = SMOLLM2.modelfile(smollm2_gguf(), num_predict=SMOLLM2_CAP)
     layers = ollama_create(ollama, name, modelfile, ollama_folder)
-    label = "smollm2:135m, on Ollama 0.34.4"
-    return Engine(label, ollama, name, ollama_render(ollama, name), smollm2_tokens, layers)
+    return Engine(ollama, name, ollama_render(ollama, name), smollm2_tokens, layers)
 
 
 @pytest.fixture(scope="session")

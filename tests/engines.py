@@ -85,7 +85,6 @@ def _answers(url: str) -> bool:
 
 @dataclass
 class Engine:
-    label: str  # as the README names the engine and model
     root: str  # http://127.0.0.1:PORT
     model: str  # the name it serves the model under
     render: Callable[[Messages], str]  # messages as the prompt the engine makes of them
@@ -119,13 +118,13 @@ def tokens(root: str) -> Callable[[str], int]:
     )
 
 
-def llama_server_engine(root: str, label: str, model: str) -> Engine:
+def llama_server_engine(root: str, model: str) -> Engine:
     """llama-server at root, which renders a chat with its own template (/apply-template)."""
 
     def render(messages: Messages) -> str:
         return str(call_json(root + "/apply-template", {"messages": messages})["prompt"])
 
-    return Engine(label, root, model, render, tokens(root))
+    return Engine(root, model, render, tokens(root))
 
 
 # --- Ollama ------------------------------------------------------------------------------------
@@ -206,6 +205,14 @@ class Run:
         lines = [line for line in self.outcome.out.splitlines() if line.startswith(f"{label}: ")]
         assert len(lines) == 1, f"no one '{label}:' line in:\n{self.outcome.out}"
         return int(lines[0].removeprefix(f"{label}: "))
+
+    def prompts(self) -> list[tuple[str, int]]:
+        """Each chat's prompt as the engine rendered it, and the prompt_tokens it served."""
+        render = self.engine.render
+        return [
+            (render(c.request["messages"]), c.response["usage"]["prompt_tokens"])
+            for c in self.chats
+        ]
 
 
 def run_through_proxy(engine: Engine, bound: float = HUNG) -> Run:

@@ -57,11 +57,10 @@ def test_cache_line_gives_the_replays_cached_tokens_as_served(run: Run) -> None:
 def test_each_count_is_the_rendered_prompt_to_the_token(run: Run) -> None:
     """Each prompt as the engine rendered it, counted by the engine's own tokenizer, is exactly
     the count it served; and the replay rendered exactly as the 1-turn call did."""
-    render, count = run.engine.render, run.engine.count
-    for chat in run.chats:
-        prompt = render(chat.request["messages"])
-        assert count(prompt) == chat.response["usage"]["prompt_tokens"], prompt
-    assert render(run.chats[3].request["messages"]) == render(run.chats[1].request["messages"])
+    prompts = run.prompts()
+    for prompt, served in prompts:
+        assert run.engine.count(prompt) == served, prompt
+    assert prompts[3][0] == prompts[1][0]
 
 
 def test_the_delta_is_the_four_history_messages_in_their_turn_markers(run: Run) -> None:

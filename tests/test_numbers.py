@@ -45,7 +45,6 @@ def test_the_table_has_every_model_of_the_posts_table_and_the_two_small_ones() -
 class Measured:
     row: Row
     run: Run
-    layers: dict[str, str]
     folder: Path
 
     def numbers(self) -> list[int]:
@@ -76,10 +75,8 @@ def measured(
     # Each answer stops after one token: counts do not depend on the answers.
     layers = ollama_create(root, name, row.model.modelfile(row.gguf(), num_predict=1), folder)
     with llama_server(row.gguf(), tmp_path_factory.mktemp("tokens")) as counter:
-        engine = Engine(
-            f"{name}, on Ollama", root, name, ollama_render(root, name), tokens(counter)
-        )
-        yield Measured(row, run_through_proxy(engine), layers, folder)
+        engine = Engine(root, name, ollama_render(root, name), tokens(counter), layers)
+        yield Measured(row, run_through_proxy(engine), folder)
 
 
 @pytest.mark.engine
@@ -92,15 +89,13 @@ def test_readme_row_is_what_the_demo_prints_on_ollama(measured: Measured) -> Non
 def test_each_count_is_the_tokenizers_count_of_the_prompt_ollama_rendered(
     measured: Measured,
 ) -> None:
-    render, count = measured.run.engine.render, measured.run.engine.count
-    for chat in measured.run.chats:
-        prompt = render(chat.request["messages"])
-        assert count(prompt) == chat.response["usage"]["prompt_tokens"], prompt
+    for prompt, served in measured.run.prompts():
+        assert measured.run.engine.count(prompt) == served, prompt
 
 
 @pytest.mark.engine
 def test_the_model_carries_the_librarys_layers(measured: Measured) -> None:
-    model, layers = measured.row.model, measured.layers
+    model, layers = measured.row.model, measured.run.engine.layers
     assert layers["template"] == model.template
     assert layers.get("system") == model.system
     made = measured.folder / "models" / "blobs" / f"sha256-{layers['params']}"
@@ -116,9 +111,7 @@ def test_gpt_oss_counts_are_tiktokens_own_o200k_harmony(measured: Measured) -> N
     """An independent check of the vocabulary made for gpt-oss: tiktoken's o200k_harmony counts
     each prompt Ollama rendered exactly as the served count."""
     harmony = o200k_harmony()
-    for chat in measured.run.chats:
-        prompt = measured.run.engine.render(chat.request["messages"])
-        served = chat.response["usage"]["prompt_tokens"]
+    for prompt, served in measured.run.prompts():
         assert len(harmony.encode(prompt, allowed_special="all")) == served, prompt
 
 
