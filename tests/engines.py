@@ -33,7 +33,11 @@ def free_port() -> int:
 
 
 def call(
-    url: str, payload: object = None, method: str = "POST", host: str | None = None
+    url: str,
+    payload: object = None,
+    method: str = "POST",
+    host: str | None = None,
+    bound: float = HUNG,
 ) -> tuple[int, str, bytes]:
     """(status, content type, body) of one request, whatever its status; host, if given, is
     the Host header to send instead of the URL's."""
@@ -41,7 +45,7 @@ def call(
     headers = {"Content-Type": "application/json"} | ({"Host": host} if host else {})
     request = urllib.request.Request(url, data, headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=HUNG) as response:
+        with urllib.request.urlopen(request, timeout=bound) as response:
             return response.status, response.headers.get("Content-Type", ""), response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.headers.get("Content-Type", ""), err.read()
@@ -182,11 +186,12 @@ class Exchange:
     response: Any
 
 
-def forward_to(root: str, chats: list[Exchange]) -> Callable[[Request], Reply]:
-    """A responder that passes each request on to root and records the chat calls."""
+def forward_to(root: str, chats: list[Exchange], bound: float) -> Callable[[Request], Reply]:
+    """A responder that passes each request on to root, waiting up to bound seconds for its
+    answer, and records the chat calls."""
 
     def respond(request: Request) -> Reply:
-        status, kind, payload = call(root + request.path, request.body, request.method)
+        status, kind, payload = call(root + request.path, request.body, request.method, bound=bound)
         if request.path.endswith("/chat/completions"):
             chats.append(Exchange(request.body, json.loads(payload)))
         return status, {"Content-Type": kind}, payload
@@ -217,6 +222,6 @@ class Run:
 
 def run_through_proxy(engine: Engine, bound: float = HUNG) -> Run:
     chats: list[Exchange] = []
-    with FakeServer(forward_to(engine.root, chats)) as proxy:
+    with FakeServer(forward_to(engine.root, chats, bound)) as proxy:
         outcome = run_demo("--base-url", proxy.url + "/v1", "--model", engine.model, bound=bound)
     return Run(engine, outcome, chats)
