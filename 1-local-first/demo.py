@@ -1,169 +1,149 @@
-"""Portway, post 1: one local model, the official OpenAI SDK, and the stateless contract.
-
-Run from the repository root, after `uv sync`:
-    uv run --project 1-local-first python 1-local-first/demo.py
-
-Block 1 makes one chat call and prints its answer and `usage`. Block 2 makes three: a question
-alone, as the 5th turn after four made-up messages, and alone again (the replay), then prints
-the server's `prompt_tokens` for each, their difference, and what they show. Left out on
-purpose: streaming, a chat loop, retries, a token cap, counting tokens on this side.
+"""Portway, post 1: one local model, the official OpenAI SDK, and the stateless contract, in three
+blocks of chat calls; every number printed is the server's. From the repository root, after `uv
+sync`: uv run --project 1-local-first python 1-local-first/demo.py
+Left out on purpose: streaming, a chat loop, retries, a token cap, counting tokens on this side.
 """
 
 import argparse
+import difflib
 import sys
+from urllib.parse import urljoin, urlsplit
 
-import httpx2
-import openai
+from openai import APIStatusError, OpenAI, OpenAIError
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
-# The defaults you would edit (or pass --model, --base-url, --timeout). gpt-oss:20b needs about
-# 24 GB of RAM; with 8-9 GB, take a smaller model from the post's table, such as llama3.2:3b.
+# gpt-oss:20b needs about 24 GB of RAM; with 8-9 GB, pass a smaller one: --model llama3.2:3b
 MODEL = "gpt-oss:20b"
 BASE_URL = "http://localhost:11434/v1"  # Ollama's OpenAI-compatible endpoint
-API_KEY = "ollama"  # the SDK will not start without a key; Ollama never checks it
-TIMEOUT = 300.0  # seconds to wait for each answer; a first call may spend them loading the model
-
-ROUND_TRIP_QUESTION = "Name three cities in Canada. Reply with the names only, comma-separated."
-QUESTION = "What is the capital of Canada?"
-# Four made-up turns that no server ever saw: a conversation is whatever the request carries.
+API_KEY = "ollama"  # the SDK will not start without a key; Ollama never reads it
+INSTRUCTION = "Name three Canadian rivers."
+QUESTION = "Which city is the capital of Canada?"
+ALONE: list[ChatCompletionMessageParam] = [{"role": "user", "content": QUESTION}]
+# Four turns that no server ever saw: a conversation is whatever the request carries.
 HISTORY: list[ChatCompletionMessageParam] = [
-    {"role": "user", "content": "This summer I'm driving across Canada, Halifax to Victoria."},
-    {"role": "assistant", "content": "A fine road trip: the Trans-Canada Highway runs all of it."},
-    {"role": "user", "content": "I'd like to see Parliament Hill on the way."},
-    {"role": "assistant", "content": "Then plan a day's detour in eastern Ontario for it."},
+    {"role": "user", "content": "I'm writing a school report on Canada's provinces."},
+    {"role": "assistant", "content": "Happy to help. Which province are you starting with?"},
+    {"role": "user", "content": "Ontario, since I was born and raised in Toronto."},
+    {"role": "assistant", "content": "A good pick: Ontario has the most people of any province."},
 ]
 RULE = "=" * 60
 
 
-def round_trip(client: openai.OpenAI, model: str) -> None:
-    """Block 1: one chat call, written exactly as it would be for a hosted API."""
-    print(f"{RULE}\nBlock 1 — one chat call through the OpenAI SDK, and its usage\n{RULE}")
-    ask: ChatCompletionMessageParam = {"role": "user", "content": ROUND_TRIP_QUESTION}
-    reply = client.chat.completions.create(model=model, messages=[ask])
-    counts = usage_of(reply)  # reply.usage, once usage_of() (below) has checked it is there
-    print(f"content: {answer(reply)}\nusage: {counts!r}")
+def read(reply: ChatCompletion) -> tuple[str, CompletionUsage]:
+    # subtle: the SDK hands back whatever body came: a web page as a str, any JSON as it was.
+    if not isinstance(reply, ChatCompletion) or not getattr(reply, "choices", None):
+        raise ValueError(f"the reply is not a chat completion: {str(reply)[:80]!r}")
+    if reply.usage is None:
+        raise ValueError("the reply has no `usage`, so there are no counts to show")
+    message = reply.choices[0].message
+    # A thinking model may write only reasoning, which Ollama sends as message.reasoning.
+    empty = "(empty, but for its reasoning)" if getattr(message, "reasoning", None) else "(empty)"
+    return message.content or empty, reply.usage
 
 
-def stateless_proof(client: openai.OpenAI, model: str) -> None:
-    """Block 2: one question alone, as the 5th turn after four made-up ones, and alone again."""
-    print(f"{RULE}\nBlock 2 — three calls: a question alone, after four turns, again\n{RULE}")
-    alone: list[ChatCompletionMessageParam] = [{"role": "user", "content": QUESTION}]
-    one_turn = client.chat.completions.create(model=model, messages=alone)
+def round_trip(client: OpenAI, model: str) -> None:
+    print(f"{RULE}\nBlock 1 — one chat call through the OpenAI SDK\n{RULE}")
+    ask: ChatCompletionMessageParam = {"role": "user", "content": INSTRUCTION}
+    text, usage = read(client.chat.completions.create(model=model, messages=[ask]))
+    print(f"content: {text}\nusage: {usage!r}")
+
+
+def stateless_proof(client: OpenAI, model: str) -> int:
+    print(f"{RULE}\nBlock 2 — one question, alone and after four made-up turns\n{RULE}")
+    one_text, one = read(client.chat.completions.create(model=model, messages=ALONE))
     # Nothing of that call stayed on the server: this request brings all five turns itself.
-    five_turns = client.chat.completions.create(model=model, messages=HISTORY + alone)
-    # The replay: the first request again, unchanged, after the server has seen five turns.
-    replay = client.chat.completions.create(model=model, messages=alone)
-    one, five, again = usage_of(one_turn), usage_of(five_turns), usage_of(replay)
-    print(f"1-turn response: {answer(one_turn)}\n5-turn response: {answer(five_turns)}")
+    five_text, five = read(client.chat.completions.create(model=model, messages=HISTORY + ALONE))
     delta = five.prompt_tokens - one.prompt_tokens
+    print(f"1-turn response: {one_text}\n5-turn response: {five_text}\n")
     print(f"1-turn prompt_tokens: {one.prompt_tokens}\n5-turn prompt_tokens: {five.prompt_tokens}")
-    print(f"delta: {delta}\nreplay prompt_tokens: {again.prompt_tokens}\n")
-    if delta <= 0 or again.prompt_tokens != one.prompt_tokens:
-        print("These counts do not follow the prompts sent (the same request should count the")
-        print("same, a longer one more), so they cannot show what the server kept.")
-        return
-    print("The chat completions API is stateless: the server keeps no conversation between")
-    print("calls, so each request carries everything the model sees, and the client sends the")
-    print(f"whole history every time. The delta, {delta}, is the four made-up messages, each")
-    print(f"wrapped in the model's turn markers. The replay counted {again.prompt_tokens} again:")
-    print("the five turns before it left no trace in its count.")
-    cached = getattr(again.prompt_tokens_details, "cached_tokens", None)  # Ollama: since 0.33.3
-    if cached is None:
-        print("A server may cache the start of a prompt to read it faster; that is not memory.")
-        return
-    print(f"The server read {cached} of those from its prompt cache (cached_tokens), yet all were")
-    print("still sent and counted: the cache makes reading faster; it is not the conversation.")
+    print(f"delta: {delta}\n\nprompt_tokens counts the prompt the server built from a request;")
+    print("completion_tokens counts the answer, and total_tokens the two together.")
+    if delta > 0:
+        print(f"The server keeps no conversation: the 5-turn request counted {delta} more only")
+        print("because it carried the four made-up messages itself, each in the model's turn")
+        print("markers. The client sends the whole conversation, every time.")
+    else:
+        print("The 5-turn request did not count more, so it cannot show what the server keeps.")
+    return one.prompt_tokens
 
 
-def answer(reply: ChatCompletion) -> str:
-    # subtle: a thinking model may put all it says in its reasoning, and no text in content.
-    return reply.choices[0].message.content or "(no answer text)"
+def replay(client: OpenAI, model: str, first: int) -> None:
+    print(f"{RULE}\nBlock 3 — beyond the post: the 1-turn request, sent again\n{RULE}")
+    _, again = read(client.chat.completions.create(model=model, messages=ALONE))
+    cached = getattr(again.prompt_tokens_details, "cached_tokens", None)  # Ollama: 0.33.3 on
+    print(f"replay prompt_tokens: {again.prompt_tokens}\ncached_tokens: {cached}\n")
+    if again.prompt_tokens == first:
+        print(f"The same request counted the same, {first}: nothing piled up on the server.")
+    else:
+        print(f"The same request counted {first}, then {again.prompt_tokens}: it proves nothing.")
+    print("cached_tokens is what the engine took from its prompt cache, which keeps the start of")
+    print("prompts from earlier calls and runs (so Block 1 may show some too). Those tokens were")
+    print("still sent and counted: the cache saves the engine work; it is not the conversation.")
 
 
 def main() -> int:
-    args = flags()  # the flags, and what the demo says when a call fails: below the divider
-    client = openai.OpenAI(
-        base_url=args.base_url,
-        api_key=API_KEY,
-        max_retries=0,  # subtle: the SDK retries twice by default, silently tripling a wait
-        timeout=args.timeout,
-    )
+    args = flags()
+    # subtle: max_retries=0, as the SDK retries twice by default, silently tripling a wait
+    client = OpenAI(base_url=args.base_url, api_key=API_KEY, timeout=args.timeout, max_retries=0)
     try:
         round_trip(client, args.model)
-        stateless_proof(client, args.model)
+        replay(client, args.model, stateless_proof(client, args.model))
         return 0
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
-    except (openai.OpenAIError, ValueError) as err:  # ValueError: see usage_of(), below
+    except (OpenAIError, ValueError) as err:
         print(explain(err, client, args), file=sys.stderr)
         return 1
 
 
-# ---- Below: the flags, and for each fault what happened (and the fix, where it is known) ----
-
-
+# ---- Below: the flags, and what went wrong, in the server's or the system's words -------------
 def flags() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Post 1: a local model through the OpenAI SDK.")
     parser.add_argument("--model", default=MODEL, help="the model to ask: %(default)s")
     parser.add_argument("--base-url", default=BASE_URL, help="the server's /v1 URL: %(default)s")
-    parser.add_argument("--timeout", type=float, default=TIMEOUT, help="per answer: %(default)gs")
+    parser.add_argument("--timeout", type=float, default=300.0, help="per answer: %(default)gs")
     args = parser.parse_args()
     if not args.timeout > 0:  # NaN too
         parser.error(f"argument --timeout: {args.timeout:g} is not a number of seconds above 0")
     return args
 
 
-def usage_of(reply: ChatCompletion) -> CompletionUsage:
-    # subtle: the SDK hands back any body: a web page as a str, a JSON object as it came.
-    if not isinstance(reply, ChatCompletion) or not getattr(reply, "choices", None):
-        raise ValueError(f"it is not a chat completion: {str(reply)[:80]!r}")
-    if reply.usage is None:
-        raise ValueError("a chat completion without `usage`, so there are no counts to show")
-    return reply.usage
-
-
-def explain(err: Exception, client: openai.OpenAI, args: argparse.Namespace) -> str:
+def explain(err: Exception, client: OpenAI, args: argparse.Namespace) -> str:
     url, model = args.base_url, args.model
-    if not isinstance(err, openai.OpenAIError):  # usage_of()'s, or a body that is not JSON
-        return f"{url} sent a reply the demo cannot use: {err}"
-    if isinstance(err.__cause__, httpx2.ReadTimeout):  # connected and asked, but no answer
-        return (
-            f"No answer from {url} within {args.timeout:g} s.\n"
-            f"A first call may be loading the model: --timeout {2 * args.timeout:g} waits longer."
-        )
-    if isinstance(err, openai.APIConnectionError):
-        cause: BaseException = err  # the SDK's error wraps httpx2's, which wraps the system's
-        while cause.__context__ is not None:
-            cause = cause.__context__
-        said = f"The request to {url} failed: {cause}"
-        if isinstance(cause, ConnectionRefusedError) and httpx2.URL(url).port == 11434:
-            return f"{said}\nStart Ollama: `ollama serve`, or open the Ollama app."
-        if isinstance(cause, ConnectionRefusedError):
-            return f"{said}\nStart your server, or check the port in --base-url."
+    if type(err.__cause__).__name__ == "ReadTimeout":  # subtle: ConnectTimeout: never connected
+        said = f"No answer from {url} within {args.timeout:g} s: the model may still be loading,"
+        return f"{said}\nor its answer still running. --timeout {2 * args.timeout:g} waits longer."
+    cause: BaseException = err  # the SDK's error wraps its library's, which wraps the system's
+    while cause.__context__ is not None:
+        cause = cause.__context__
+    said = f"The request to {url} failed: {cause}"
+    if isinstance(cause, ConnectionRefusedError) and urlsplit(url).port == 11434:
+        return f"{said}\nStart Ollama: `ollama serve`, or open the Ollama app."
+    if isinstance(cause, ConnectionRefusedError):
+        return f"{said}\nStart your server, or check the port in --base-url."
+    if not isinstance(err, APIStatusError):  # read()'s ValueError among them
         return said
-    if not isinstance(err, openai.APIStatusError):
-        return str(err)  # any other fault, in the SDK's words
-    body = err.body  # the SDK's: a JSON body's `error` object, or the text of any other body
-    if isinstance(body, dict):
-        body = body.get("message", body)
-    words = " ".join(str(body or "(an empty body)").split())[:300]
+    message = err.body.get("message") if isinstance(err.body, dict) else err.body  # the SDK's
+    words = " ".join(str(message or "").split())[:300] or "(an empty body)"
     said = f"HTTP {err.status_code} from {err.request.url}: {words}"
     if err.status_code == 404 and not url.rstrip("/").endswith("/v1"):
-        return f"{said}\nThe base URL must end in /v1: --base-url {httpx2.URL(url).join('/v1')}"
-    # Ollama's words for a model it does not have, since v0.12 and before it
-    if f"model '{model}' not found" in words or f'model "{model}" not found' in words:
-        try:  # subtle: an Ollama with nothing pulled lists its models as "data": null
-            names = ", ".join(listed.id for listed in client.models.list().data or [])
-        except (openai.OpenAIError, AttributeError, ValueError):  # no list, or not one
-            names = ""
-        if names:
-            return f"{said}\nIt has {names}: pass one with --model, or `ollama pull {model}`."
-        return f"{said}\nPull it: `ollama pull {model}`."
+        return f"{said}\nThe base URL must end in /v1: --base-url {urljoin(url, '/v1')}"
     if "memory" in words.lower():
         return f"{said}\nA smaller model from the post's table needs 8 GB: --model llama3.2:3b"
-    return said
+    if f"model '{model}' not found" not in words and f'model "{model}" not found' not in words:
+        return said  # Ollama's words for a model it lacks, since v0.12 and before it
+    try:  # subtle: an Ollama with nothing pulled lists its models as "data": null
+        names = [listed.id for listed in client.models.list().data or []]
+    except (OpenAIError, AttributeError, ValueError):  # no list, or not one
+        names = []
+    for name in names:  # lama3.2:3b for llama3.2:3b: letters only, so never another tag
+        changed = "".join(step[2] for step in difflib.ndiff(model, name) if step[0] in "+-")
+        if changed.isalpha() and len(changed) <= 2:
+            return f"{said}\nIt has {name}, a letter or two off: --model {name}"
+    have = f"It has {', '.join(names)}: --model one of those, or" if names else "Pull it:"
+    return f"{said}\n{have} `ollama pull {model}`."
 
 
 if __name__ == "__main__":
