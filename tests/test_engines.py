@@ -1,108 +1,140 @@
-"""The demo against the real engines: llama.cpp's own llama-server serving Gemma 3 270M, and
-Ollama 0.34.4 serving gemma3:270m and smollm2:135m as its library ships them.
+"""The demo on the real engines: llama.cpp's own llama-server serving Gemma 3 270M, and Ollama
+0.34.4 serving each model of the README's table with the library's layers on its real tokenizer.
+Each count is held against the prompt the engine rendered and what its own tokenizer makes of
+it; the README's table and sample output, against these runs."""
 
-A recording proxy sits between the demo and the engine, so that every number the demo prints is
-held against the response the engine sent, and every prompt against what the engine rendered
-and what its own tokenizer makes of that.
-"""
-
+import hashlib
+import json
 import re
+import subprocess
+from collections.abc import Callable
 
 import pytest
-from engines import Engine, Run, run_through_proxy
-from rundemo import readme_sample_output
+from builds import MODELS, OLLAMA_VERSION
+from conftest import ANSWER_CAP
+from engines import Ollama, Run
+from library import GPT_OSS, LAYERS, SMOLLM2, TABLE, LibraryModel
+from rundemo import sample_output, section
 
-pytestmark = pytest.mark.engine
-
-COUNT_LABELS = ("1-turn prompt_tokens", "5-turn prompt_tokens", "delta", "replay prompt_tokens")
-
-
-@pytest.fixture(scope="module", params=["llama_cpp", "ollama_gemma", "ollama_smollm2_capped"])
-def run(request: pytest.FixtureRequest) -> Run:
-    """One run of the demo on each engine in turn."""
-    engine: Engine = request.getfixturevalue(request.param)
-    return run_through_proxy(engine)
+ENGINES = ["llama.cpp", *(model.name for model in TABLE)]
+Measure = Callable[[str], Run]
 
 
-def test_demo_makes_the_four_calls_the_post_describes_and_no_more(run: Run) -> None:
-    run.outcome.assert_succeeded()
-    assert len(run.chats) == 4
-    block1, one, five, replay = (c.request["messages"] for c in run.chats)
-    assert len(block1) == 1 and len(one) == 1 and block1 != one
-    assert [m["role"] for m in five] == ["user", "assistant", "user", "assistant", "user"]
-    assert five[-1] == one[0], "the same question, as the 5th turn"
-    assert replay == one
-    assert all(set(c.request) == {"model", "messages"} for c in run.chats), "no cap, no extras"
-
-
-def test_printed_numbers_are_the_served_ones(run: Run) -> None:
-    block1, one, five, replay = (c.response["usage"] for c in run.chats)
-    usage_line = next(line for line in run.outcome.out.splitlines() if line.startswith("usage: "))
-    for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
-        assert f"{name}={block1[name]}" in usage_line
-    assert f"cached_tokens={block1['prompt_tokens_details']['cached_tokens']}" in usage_line
-    assert run.printed("1-turn prompt_tokens") == one["prompt_tokens"]
-    assert run.printed("5-turn prompt_tokens") == five["prompt_tokens"]
-    assert run.printed("delta") == five["prompt_tokens"] - one["prompt_tokens"]
-    assert run.printed("replay prompt_tokens") == replay["prompt_tokens"]
-
-
-def test_cache_line_gives_the_replays_cached_tokens_as_served(run: Run) -> None:
-    cached = run.chats[3].response["usage"]["prompt_tokens_details"]["cached_tokens"]
-    said = " ".join(run.outcome.out.split())
-    assert f"The server read {cached} of those from its prompt cache (cached_tokens)," in said
-    assert "yet all were still sent and counted" in said
-
-
-def test_each_count_is_the_rendered_prompt_to_the_token(run: Run) -> None:
-    """Each prompt as the engine rendered it, counted by the engine's own tokenizer, is exactly
-    the count it served; and the replay rendered exactly as the 1-turn call did."""
-    prompts = run.prompts()
-    for prompt, served in prompts:
-        assert run.engine.count(prompt) == served, prompt
-    assert prompts[3][0] == prompts[1][0]
-
-
-def test_the_delta_is_the_four_history_messages_in_their_turn_markers(run: Run) -> None:
-    """The 5-turn prompt is the 1-turn prompt with the four history turns put in where its
-    first turn begins (after whatever comes first, a system prompt say), and the delta is what
-    those turns count, to the token."""
-    render, count = run.engine.render, run.engine.count
-    _, one, five, _ = (c.request["messages"] for c in run.chats)
-    alone, whole = render(one), render(five)
-    start = next(i for i, (a, b) in enumerate(zip(alone, whole, strict=False)) if a != b)
-    history = whole[start : start + len(whole) - len(alone)]
-    assert whole == alone[:start] + history + alone[start:]
-    in_order = ".*".join(re.escape(m["content"]) for m in five[:4])
-    assert re.fullmatch(f".*{in_order}.*", history, re.S) and one[0]["content"] not in history
-    begin = count("")  # what the engine adds to any prompt: its BOS, or nothing
-    assert run.printed("delta") == count(history) - begin
-
-
-def test_two_runs_print_the_same_prompt_tokens(run: Run) -> None:
-    again = run_through_proxy(run.engine)
-    assert [again.printed(label) for label in COUNT_LABELS] == [
-        run.printed(label) for label in COUNT_LABELS
+def prompts(run: Run) -> list[tuple[str, int]]:
+    """Each chat's prompt as the engine rendered it, and the prompt_tokens it served."""
+    return [
+        (run.engine.render(chat.request["messages"]), chat.response["usage"]["prompt_tokens"])
+        for chat in run.chats
     ]
 
 
+@pytest.mark.engine
+@pytest.mark.parametrize("name", ENGINES)
+def test_each_count_is_the_engines_own_count_of_the_prompt_it_rendered(
+    measure: Measure, name: str
+) -> None:
+    run = measure(name)
+    rendered = prompts(run)
+    for prompt, served in rendered:
+        assert run.engine.count(prompt) == served, prompt
+    assert rendered[3][0] == rendered[1][0], "the replay is rendered as the 1-turn call was"
+    assert run.printed("replay prompt_tokens") == run.printed("1-turn prompt_tokens")
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("name", ENGINES)
+def test_the_delta_is_the_four_made_up_turns_in_their_turn_markers(
+    measure: Measure, name: str
+) -> None:
+    """The 5-turn prompt is the 1-turn prompt with the four turns put in where its first turn
+    begins (after whatever comes first, a system prompt say), and the delta is what those
+    turns count, to the token."""
+    run = measure(name)
+    render, count = run.engine.render, run.engine.count
+    _, one, five, _ = (chat.request["messages"] for chat in run.chats)
+    alone, whole = render(one), render(five)
+    start = next(i for i, (a, b) in enumerate(zip(alone, whole, strict=False)) if a != b)
+    turns = whole[start : start + len(whole) - len(alone)]
+    assert whole == alone[:start] + turns + alone[start:]
+    in_order = ".*".join(re.escape(m["content"]) for m in five[:4])
+    assert re.fullmatch(f".*{in_order}.*", turns, re.S) and one[0]["content"] not in turns
+    begin = count("")  # what the engine adds to any prompt: its BOS, or nothing
+    assert run.printed("delta") == count(turns) - begin
+
+
+# --- The README's table and sample ------------------------------------------------------------
+
+
+def readme_table() -> dict[str, list[int]]:
+    """Each row of the README's table: the model, and its five numbers."""
+    rows = re.findall(r"^\| `(\S+)` \|((?: \d+ \|){5})$", section("The numbers you will see"), re.M)
+    return {model: [int(n) for n in numbers.split("|") if n.strip()] for model, numbers in rows}
+
+
+def test_the_table_has_every_model_of_the_posts_table_and_then_the_two_small_ones() -> None:
+    posts = ["llama3.2:3b", "gemma3:4b", "mistral:7b", "llama3.1:8b", "qwen2.5:7b", "gpt-oss:20b"]
+    assert list(readme_table()) == [model.name for model in TABLE]
+    assert [model.name for model in TABLE] == [*posts, "gemma3:270m", "smollm2:135m"]
+    assert f"Ollama {OLLAMA_VERSION}" in section("The numbers you will see")
+
+
+def test_the_gpt_oss_row_is_the_posts_own_sample() -> None:
+    # The post's sample output, on gpt-oss:20b: Block 1's prompt_tokens, then Block 2's three.
+    assert readme_table()[GPT_OSS.name][:4] == [72, 75, 139, 64]
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("model", TABLE, ids=[model.name for model in TABLE])
+def test_readme_row_is_what_the_demo_prints_on_ollama(
+    measure: Measure, model: LibraryModel
+) -> None:
+    run = measure(model.name)
+    usage = re.search(r"^usage: .*\bprompt_tokens=(\d+)", run.outcome.out, re.M)
+    assert usage, run.outcome.out
+    labels = ("1-turn prompt_tokens", "5-turn prompt_tokens", "delta", "replay prompt_tokens")
+    printed = [int(usage.group(1)), *(run.printed(label) for label in labels)]
+    assert printed == readme_table()[model.name]
+
+
+def test_each_layer_kept_is_the_blob_its_name_says() -> None:
+    kept = sorted(LAYERS.iterdir())
+    assert kept
+    for path in kept:
+        assert path.name == "sha256-" + hashlib.sha256(path.read_bytes()).hexdigest(), path
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("model", TABLE, ids=[model.name for model in TABLE])
+def test_each_model_served_carries_the_librarys_layers(
+    measure: Measure, ollama: Ollama, model: LibraryModel
+) -> None:
+    layers = measure(model.name).engine.layers
+    assert (layers["template"], layers.get("system")) == (model.template, model.system)
+    made = json.loads(ollama.blob(layers["params"]).read_text())
+    assert made == model.parameters() | {"num_predict": ANSWER_CAP}
+
+
+@pytest.mark.engine
+def test_gpt_oss_counts_are_tiktokens_own_o200k_harmony(measure: Measure) -> None:
+    """An independent check of the vocabulary models.py makes for gpt-oss: tiktoken's own
+    o200k_harmony counts each prompt Ollama rendered as Ollama did."""
+    rendered = prompts(measure(GPT_OSS.name))
+    script = ["uv", "run", "--quiet", "--script", str(MODELS), "harmony-count"]
+    texts = json.dumps([prompt for prompt, _ in rendered])
+    done = subprocess.run(script, input=texts, capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [served for _, served in rendered]
+
+
 def without_answers(text: str) -> str:
-    """The demo's output with what a model may word differently masked: each answer, up to the
-    label that follows it (an answer may run over lines), the tokens spent on them, and the
-    cache's share, which changes from run to run."""
-    for label, following in [
-        ("content", "usage"),
-        ("1-turn response", "5-turn response"),
-        ("5-turn response", "1-turn prompt_tokens"),
-    ]:
-        text = re.sub(
-            rf"^{label}: .*?\n(?={following}: )", f"{label}: …\n", text, flags=re.M | re.S
-        )
+    """The output but for what changes from run to run: each answer (which may run over lines,
+    up to the label that follows it), the tokens spent on it, and what the cache held."""
+    answer = r"^(content|1-turn response|5-turn response): .*?\n(?=\n*(usage|5-turn|1-turn prompt))"
+    text = re.sub(answer, r"\1: …\n", text, flags=re.M | re.S)
     text = re.sub(r"(completion_tokens|total_tokens|cached_tokens)=\d+", r"\1=…", text)
-    return re.sub(r"^The server read \d+ of", "The server read … of", text, flags=re.M)
+    return re.sub(r"^cached_tokens: \d+$", "cached_tokens: …", text, flags=re.M)
 
 
-def test_readme_sample_output_is_what_the_demo_prints_today(ollama_smollm2: Engine) -> None:
-    # No cap, as the README says: four answers of up to 4,096 tokens each may take minutes.
-    printed = run_through_proxy(ollama_smollm2, bound=600).outcome.assert_succeeded()
-    assert without_answers(readme_sample_output()) == without_answers(printed)
+@pytest.mark.engine
+def test_readme_sample_output_is_what_the_demo_prints_today(measure: Measure) -> None:
+    printed = measure(SMOLLM2.name).outcome.succeeded()
+    assert without_answers(sample_output()) == without_answers(printed)

@@ -1,182 +1,147 @@
-"""Ollama's faults, made by the real Ollama 0.34.4: the demo's message for each, and each fake in
-fakes.py held against what the real Ollama sends for the same request, so that the fakes cannot
-drift from it."""
+"""The faults a real Ollama 0.34.4 makes on demand, and the demo's message for each; then each
+fake of fakes.py held against the real Ollama's answer to the same request, so that the fakes
+cannot drift from it."""
 
 import json
 import os
-import shutil
-from pathlib import Path
+import socket
 from typing import Any
 
 import pytest
-from builds import smollm2_gguf
-from engines import Engine, call, ollama_create
-from fakes import (
-    HOST_NOT_ALLOWED,
-    PAGE_NOT_FOUND,
-    Reply,
-    completion,
-    missing_model,
-    missing_model_before_v0_12,
-    model_list,
-    ollama_error,
-)
+from builds import made
+from engines import Engine, Ollama, call, copy_of
+from fakes import completion, missing_model, ollama_error
 from library import SMOLLM2
 from rundemo import run_demo
+from werkzeug import Response
 
 pytestmark = pytest.mark.engine
 
-CHAT = {"messages": [{"role": "user", "content": "What is the capital of Canada?"}]}
+CHAT = {"messages": [{"role": "user", "content": "Which city is the capital of Canada?"}]}
 
 
-def shape(value: Any) -> Any:
-    """The keys of a JSON value, all the way down, and the types of its leaves."""
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(item) for item in value[:1]]
-    return type(value).__name__
-
-
-def body(reply: Reply) -> Any:
-    assert not isinstance(reply, str)
-    return json.loads(reply[2])
-
-
-def own_blob(root: str, folder: Path, name: str, padding: bytes) -> Path:
-    """Create a model from a copy of the SmolLM2 file, with padding after its bytes so that no
-    other model shares its blob (Ollama keeps each distinct file once); its blob's path."""
-    copy = folder / f"{name}.gguf"
-    shutil.copyfile(smollm2_gguf(), copy)
-    with open(copy, "ab") as out:
-        out.write(padding)
-    digest = ollama_create(root, name, f"FROM {copy}\n", folder)["model"]
-    return folder / "models" / "blobs" / f"sha256-{digest}"
-
-
-@pytest.fixture(scope="module")
-def damaged(ollama: str, ollama_folder: Path) -> str:
-    """A model whose weights file is cut short after import, as a failed copy might leave it:
-    Ollama fails to load it, with a 500."""
-    os.truncate(own_blob(ollama, ollama_folder, "damaged", b"0"), 50_000_000)
-    return "damaged"
-
-
-@pytest.fixture(scope="module")
-def gone(ollama: str, ollama_folder: Path) -> str:
-    """A model whose weights file was deleted after import: Ollama still lists it, and answers
-    a chat with the wording ChatHandler had before v0.12."""
-    own_blob(ollama, ollama_folder, "gone", b"1").unlink()
-    return "gone"
-
-
-def listed(root: str) -> list[str]:
-    return [m["id"] for m in json.loads(call(root + "/v1/models", method="GET")[2])["data"]]
-
-
-def test_missing_model_names_the_models_a_real_ollama_has(ollama_smollm2: Engine) -> None:
-    said = run_demo("--base-url", ollama_smollm2.base_url, "--model", "gpt-oss:20b").assert_failed()
-    names = listed(ollama_smollm2.root)
-    assert SMOLLM2.name in names
-    assert said == (
-        f"HTTP 404 from {ollama_smollm2.base_url}/chat/completions: model 'gpt-oss:20b' not "
-        f"found\nIt has {', '.join(names)}: pass one with --model, or `ollama pull gpt-oss:20b`.\n"
+def listed(ollama: Ollama) -> str:
+    """The names Ollama lists, as the demo joins them."""
+    return ", ".join(
+        model["id"] for model in call("GET", ollama.root + "/v1/models").json()["data"]
     )
 
 
-def test_missing_model_on_a_fresh_ollama_says_pull_it_and_nothing_more(fresh_ollama: str) -> None:
-    said = run_demo("--base-url", fresh_ollama + "/v1").assert_failed()
+@pytest.fixture(scope="module")
+def damaged(ollama: Ollama, smollm2: Engine) -> str:
+    """A model whose weights file was cut short after import: Ollama fails to load it."""
+    gguf = copy_of(made(SMOLLM2.gguf), ollama.folder, b"0")
+    os.truncate(ollama.blob(ollama.create("damaged:latest", f"FROM {gguf}\n")["model"]), 50_000_000)
+    return "damaged:latest"
+
+
+@pytest.fixture(scope="module")
+def gone(ollama: Ollama, smollm2: Engine) -> str:
+    """A model whose weights file was deleted after import: Ollama still lists it, and answers
+    with the words ChatHandler used before v0.12."""
+    gguf = copy_of(made(SMOLLM2.gguf), ollama.folder, b"1")
+    ollama.blob(ollama.create("gone:latest", f"FROM {gguf}\n")["model"]).unlink()
+    return "gone:latest"
+
+
+def test_another_tag_of_a_model_it_has_is_not_a_misspelling(
+    ollama: Ollama, smollm2: Engine
+) -> None:
+    said = run_demo("--base-url", smollm2.base_url, "--model", "smollm2:360m").failed()
     assert said == (
-        f"HTTP 404 from {fresh_ollama}/v1/chat/completions: model 'gpt-oss:20b' not found\n"
+        f"HTTP 404 from {smollm2.base_url}/chat/completions: model 'smollm2:360m' not found\n"
+        f"It has {listed(ollama)}: --model one of those, or `ollama pull smollm2:360m`.\n"
+    )
+
+
+def test_a_name_a_letter_off_is_answered_with_the_model_it_has(smollm2: Engine) -> None:
+    said = run_demo("--base-url", smollm2.base_url, "--model", "smolm2:135m").failed()
+    assert said == (
+        f"HTTP 404 from {smollm2.base_url}/chat/completions: model 'smolm2:135m' not found\n"
+        "It has smollm2:135m, a letter or two off: --model smollm2:135m\n"
+    )
+
+
+def test_missing_model_on_a_fresh_ollama_says_pull_it(fresh_ollama: Ollama) -> None:
+    said = run_demo("--base-url", fresh_ollama.root + "/v1").failed()
+    assert said == (
+        f"HTTP 404 from {fresh_ollama.root}/v1/chat/completions: model 'gpt-oss:20b' not found\n"
         "Pull it: `ollama pull gpt-oss:20b`.\n"
     )
+    models = call("GET", fresh_ollama.root + "/v1/models").json()
+    assert models["data"] is None, "a fresh Ollama lists its models as null"
 
 
-def test_a_model_whose_weights_are_gone_gets_the_old_wording_and_pull_it(
-    ollama_smollm2: Engine, gone: str
+def test_a_model_whose_weights_are_gone_gets_the_old_words_and_the_list(
+    ollama: Ollama, smollm2: Engine, gone: str
 ) -> None:
-    said = run_demo("--base-url", ollama_smollm2.base_url, "--model", gone).assert_failed()
-    first, advice = said.splitlines()
-    assert first == (
-        f'HTTP 404 from {ollama_smollm2.base_url}/chat/completions: model "{gone}" not found, '
-        "try pulling it first"
-    )
-    assert advice.endswith(f": pass one with --model, or `ollama pull {gone}`.")
-
-
-def test_base_url_without_v1_on_a_real_ollama_gets_the_v1_url(ollama_smollm2: Engine) -> None:
-    said = run_demo("--base-url", ollama_smollm2.root).assert_failed()
+    said = run_demo("--base-url", smollm2.base_url, "--model", gone).failed()
+    advice = f"It has {listed(ollama)}: --model one of those, or `ollama pull {gone}`."
     assert said == (
-        f"HTTP 404 from {ollama_smollm2.root}/chat/completions: 404 page not found\n"
-        f"The base URL must end in /v1: --base-url {ollama_smollm2.base_url}\n"
+        f'HTTP 404 from {smollm2.base_url}/chat/completions: model "{gone}" not found, try '
+        f"pulling it first\n{advice}\n"
     )
 
 
-def test_host_a_real_ollama_does_not_serve_gets_one_line_with_its_empty_403(
-    ollama_smollm2: Engine, names: dict[str, str]
+def test_a_base_url_without_v1_gets_the_v1_url(smollm2: Engine) -> None:
+    said = run_demo("--base-url", smollm2.root, "--model", SMOLLM2.name).failed()
+    assert said == (
+        f"HTTP 404 from {smollm2.root}/chat/completions: 404 page not found\n"
+        f"The base URL must end in /v1: --base-url {smollm2.base_url}\n"
+    )
+
+
+def test_a_host_ollama_does_not_serve_gets_one_line_with_its_empty_403(
+    smollm2: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = ollama_smollm2.base_url.replace("127.0.0.1", "ollama.example")
-    said = run_demo("--base-url", url, "--model", SMOLLM2.name, env=names).assert_failed()
+    resolve = socket.getaddrinfo  # the name is this machine's, below
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *rest: resolve("127.0.0.1", *rest))
+    url = smollm2.base_url.replace("127.0.0.1", "ollama.example")
+    said = run_demo("--base-url", url, "--model", SMOLLM2.name).failed()
     assert said == f"HTTP 403 from {url}/chat/completions: (an empty body)\n"
 
 
-def test_a_model_ollama_cannot_load_is_reported_in_its_words_without_advice(
-    ollama_smollm2: Engine, damaged: str
-) -> None:
-    said = run_demo("--base-url", ollama_smollm2.base_url, "--model", damaged).assert_failed()
-    prefix = f"HTTP 500 from {ollama_smollm2.base_url}/chat/completions: read GGUF metadata "
-    assert said.startswith(prefix) and said.count("\n") == 1
-    assert said.endswith("offset+size exceeds file size\n")
+def test_a_model_ollama_cannot_load_is_its_words_alone(smollm2: Engine, damaged: str) -> None:
+    said = run_demo("--base-url", smollm2.base_url, "--model", damaged).failed()
+    prefix = f"HTTP 500 from {smollm2.base_url}/chat/completions: read GGUF metadata "
+    assert said.startswith(prefix) and said.endswith("offset+size exceeds file size\n")
+    assert said.count("\n") == 1
 
 
 # --- The fakes against the real thing ---------------------------------------------------------
 
 
-def test_fake_missing_model_is_what_ollama_sends(ollama: str) -> None:
-    status, kind, sent = call(ollama + "/v1/chat/completions", {"model": "nope", **CHAT})
-    fake = missing_model("nope")
-    assert (status, kind, json.loads(sent)) == (fake[0], "application/json", body(fake))
+def shape(value: Any) -> Any:
+    """The keys of a JSON value, in order and all the way down, and the types of its leaves."""
+    if isinstance(value, dict):
+        return [(key, shape(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [shape(item) for item in value[:1]]
+    return type(value).__name__
 
 
-def test_fake_old_wording_is_what_ollama_sends_for_a_model_without_weights(
-    ollama: str, gone: str
-) -> None:
-    status, kind, sent = call(ollama + "/v1/chat/completions", {"model": gone, **CHAT})
-    fake = missing_model_before_v0_12(gone)
-    assert (status, kind, json.loads(sent)) == (fake[0], "application/json", body(fake))
+def faked(fake: Response) -> tuple[int, str, Any]:
+    return fake.status_code, fake.content_type or "", json.loads(fake.get_data())
 
 
-def test_fake_empty_model_list_is_what_a_fresh_ollama_sends(fresh_ollama: str) -> None:
-    status, _, sent = call(fresh_ollama + "/v1/models", method="GET")
-    assert (status, json.loads(sent)) == (200, body(model_list([])))
-    assert json.loads(sent)["data"] is None
+def sent(ollama: Ollama, model: str) -> tuple[int, str, Any]:
+    """Status, content type and JSON body of the real Ollama's answer to a chat with model."""
+    real = call("POST", ollama.root + "/v1/chat/completions", {"model": model, **CHAT})
+    return real.status_code, real.headers["content-type"], real.json()
 
 
-def test_fake_model_list_has_the_shape_ollama_sends(ollama_smollm2: Engine) -> None:
-    sent = json.loads(call(ollama_smollm2.base_url + "/models", method="GET")[2])
-    assert shape(sent) == shape(body(model_list([SMOLLM2.name])))
+def test_fake_missing_model_is_what_ollama_sends(ollama: Ollama) -> None:
+    assert sent(ollama, "nope") == faked(missing_model("nope"))
 
 
-def test_fake_page_not_found_is_what_ollama_sends(ollama: str) -> None:
-    status, kind, sent = call(ollama + "/chat/completions", {"model": SMOLLM2.name, **CHAT})
-    assert (status, {"Content-Type": kind}, sent) == PAGE_NOT_FOUND
+def test_fake_server_error_has_the_shape_ollama_sends(ollama: Ollama, damaged: str) -> None:
+    status, kind, body = sent(ollama, damaged)
+    fake_status, fake_kind, fake_body = faked(ollama_error(500, "any words"))
+    assert (status, kind, shape(body)) == (fake_status, fake_kind, shape(fake_body))
 
 
-def test_fake_forbidden_host_is_what_ollama_sends(ollama: str) -> None:
-    sent = call(ollama + "/v1/models", method="GET", host="ollama.example")
-    assert (sent[0], sent[2]) == (HOST_NOT_ALLOWED[0], HOST_NOT_ALLOWED[2])
-
-
-def test_fake_completion_has_the_shape_and_key_order_ollama_sends(ollama_smollm2: Engine) -> None:
-    payload = {"model": SMOLLM2.name, "max_tokens": 4, **CHAT}
-    sent = json.loads(call(ollama_smollm2.base_url + "/chat/completions", payload)[2])
-    fake = completion(finish_reason="length")
-    assert json.dumps(shape(sent)) == json.dumps(shape(fake))
-    assert sent["choices"][0]["finish_reason"] == "length"
-
-
-def test_fake_server_error_has_the_shape_ollama_sends(ollama: str, damaged: str) -> None:
-    status, _, sent = call(ollama + "/v1/chat/completions", {"model": damaged, **CHAT})
-    fake = ollama_error(500, "any words")
-    assert (status, shape(json.loads(sent))) == (fake[0], shape(body(fake)))
-    assert json.loads(sent)["error"]["type"] == body(fake)["error"]["type"] == "api_error"
+def test_fake_completion_has_the_shape_and_key_order_ollama_sends(smollm2: Engine) -> None:
+    payload = {"model": SMOLLM2.name, "max_tokens": 1, **CHAT}
+    body = call("POST", smollm2.base_url + "/chat/completions", payload).json()
+    body["choices"][0]["finish_reason"] = "stop"  # cut at one token, it says "length"
+    assert shape(body) == shape(completion())
