@@ -1,8 +1,7 @@
-"""Portway, post 1: one local model, the official OpenAI SDK, and the stateless contract, in three
-blocks of chat calls; every number printed is the server's. From the repository root, after `uv
-sync`: uv run --project 1-local-first python 1-local-first/demo.py
-Left out on purpose: streaming, a chat loop, retries, a token cap, counting tokens on this side.
-"""
+"""Portway, post 1: one local model, the OpenAI SDK, and the stateless contract, in three blocks
+of chat calls; every number printed is the server's. Run after `uv sync`, from the repo root:
+`uv run --project 1-local-first python 1-local-first/demo.py`. Left out on purpose: streaming,
+a chat loop, retries, a token cap, and counting tokens on this side."""
 
 import argparse
 import difflib
@@ -36,10 +35,11 @@ def read(reply: ChatCompletion) -> tuple[str, CompletionUsage]:
         raise ValueError(f"the reply is not a chat completion: {str(reply)[:80]!r}")
     if reply.usage is None:
         raise ValueError("the reply has no `usage`, so there are no counts to show")
-    message = reply.choices[0].message
+    choice = reply.choices[0]
     # A thinking model may write only reasoning, which Ollama sends as message.reasoning.
-    empty = "(empty, but for its reasoning)" if getattr(message, "reasoning", None) else "(empty)"
-    return message.content or empty, reply.usage
+    wrote = "only reasoning" if getattr(choice.message, "reasoning", None) else "no text"
+    answer = choice.message.content or f"(it wrote {wrote}; finish_reason: {choice.finish_reason})"
+    return answer, reply.usage
 
 
 def round_trip(client: OpenAI, model: str) -> None:
@@ -52,7 +52,6 @@ def round_trip(client: OpenAI, model: str) -> None:
 def stateless_proof(client: OpenAI, model: str) -> int:
     print(f"{RULE}\nBlock 2 — one question, alone and after four made-up turns\n{RULE}")
     one_text, one = read(client.chat.completions.create(model=model, messages=ALONE))
-    # Nothing of that call stayed on the server: this request brings all five turns itself.
     five_text, five = read(client.chat.completions.create(model=model, messages=HISTORY + ALONE))
     delta = five.prompt_tokens - one.prompt_tokens
     print(f"1-turn response: {one_text}\n5-turn response: {five_text}\n")
@@ -71,7 +70,7 @@ def stateless_proof(client: OpenAI, model: str) -> int:
 def replay(client: OpenAI, model: str, first: int) -> None:
     print(f"{RULE}\nBlock 3 — beyond the post: the 1-turn request, sent again\n{RULE}")
     _, again = read(client.chat.completions.create(model=model, messages=ALONE))
-    cached = getattr(again.prompt_tokens_details, "cached_tokens", None)  # Ollama: 0.33.3 on
+    cached = getattr(again.prompt_tokens_details, "cached_tokens", None)  # Ollama: since 0.33.3
     print(f"replay prompt_tokens: {again.prompt_tokens}\ncached_tokens: {cached}\n")
     if again.prompt_tokens == first:
         print(f"The same request counted the same, {first}: nothing piled up on the server.")
@@ -88,7 +87,8 @@ def main() -> int:
     client = OpenAI(base_url=args.base_url, api_key=API_KEY, timeout=args.timeout, max_retries=0)
     try:
         round_trip(client, args.model)
-        replay(client, args.model, stateless_proof(client, args.model))
+        one_turn = stateless_proof(client, args.model)
+        replay(client, args.model, one_turn)
         return 0
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
@@ -112,7 +112,7 @@ def flags() -> argparse.Namespace:
 
 def explain(err: Exception, client: OpenAI, args: argparse.Namespace) -> str:
     url, model = args.base_url, args.model
-    if type(err.__cause__).__name__ == "ReadTimeout":  # subtle: ConnectTimeout: never connected
+    if type(err.__cause__).__name__ == "ReadTimeout":  # subtle: connected; ConnectTimeout is not
         said = f"No answer from {url} within {args.timeout:g} s: the model may still be loading,"
         return f"{said}\nor its answer still running. --timeout {2 * args.timeout:g} waits longer."
     cause: BaseException = err  # the SDK's error wraps its library's, which wraps the system's
@@ -138,7 +138,7 @@ def explain(err: Exception, client: OpenAI, args: argparse.Namespace) -> str:
         names = [listed.id for listed in client.models.list().data or []]
     except (OpenAIError, AttributeError, ValueError):  # no list, or not one
         names = []
-    for name in names:  # lama3.2:3b for llama3.2:3b: letters only, so never another tag
+    for name in names:  # lama3.2:3b is llama3.2:3b misspelt; llama3.2:1b is another tag of it
         changed = "".join(step[2] for step in difflib.ndiff(model, name) if step[0] in "+-")
         if changed.isalpha() and len(changed) <= 2:
             return f"{said}\nIt has {name}, a letter or two off: --model {name}"

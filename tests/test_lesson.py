@@ -158,13 +158,16 @@ def test_a_delta_that_is_not_positive_is_said_to_show_nothing(httpserver: HTTPSe
     assert "keeps no conversation" not in lesson.out
 
 
-@pytest.mark.parametrize("content", [None, ""])
-def test_an_answer_only_in_reasoning_says_so(httpserver: HTTPServer, content: str | None) -> None:
+@pytest.mark.parametrize(
+    ("extra", "wrote"), [({"reasoning": "The user asks"}, "only reasoning"), ({}, "no text")]
+)
+def test_an_answer_without_text_says_what_the_model_wrote(
+    httpserver: HTTPServer, extra: dict[str, str], wrote: str
+) -> None:
     # Ollama returns a thinking model's reasoning in message.reasoning, apart from its answer.
-    reply = completion(content=content, reasoning="The user asks about")
+    reply = completion(12, 0, "", **extra)
     lesson = learn(httpserver, respond=lambda request: json_response(reply))
-    assert lesson.printed("content") == "(empty, but for its reasoning)"
-    assert lesson.printed("1-turn response") == "(empty, but for its reasoning)"
+    assert lesson.printed("content") == f"(it wrote {wrote}; finish_reason: stop)"
 
 
 # --- The flags, and the README's command --------------------------------------------------------
