@@ -22,6 +22,8 @@ from pathlib import Path
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "portway"
 MODELS = Path(__file__).with_name("models.py")
+# models.py, run in its own environment, as its lock (models.py.lock) pins it
+SCRIPT = ["uv", "run", "--locked", "--quiet", "--script", str(MODELS)]
 OLLAMA_VERSION = "0.34.4"
 OLLAMA_MODULE = "github.com/ollama/ollama"
 LLAMA_CPP_BUILD = "b11312"
@@ -104,8 +106,7 @@ def made(name: str) -> Path:
     """A GGUF file that tests/models.py makes in its own environment (uv, with the script's own
     lock), cached under a name that changes with the script."""
     key = hashlib.sha256(MODELS.read_bytes()).hexdigest()[:12]
-    make = ["uv", "run", "--quiet", "--script", str(MODELS), name]
-    return cached(f"{name}-{key}.gguf", lambda dest: run([*make, str(dest)]))
+    return cached(f"{name}-{key}.gguf", lambda dest: run([*SCRIPT, name, str(dest)]))
 
 
 def ollama_source() -> Path:

@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Callable
 
 import pytest
-from builds import MODELS, OLLAMA_VERSION
+from builds import OLLAMA_VERSION, SCRIPT
 from conftest import ANSWER_CAP
 from engines import Ollama, Run
 from library import GPT_OSS, LAYERS, SMOLLM2, TABLE, LibraryModel
@@ -119,9 +119,9 @@ def test_gpt_oss_counts_are_tiktokens_own_o200k_harmony(measure: Measure) -> Non
     """An independent check of the vocabulary models.py makes for gpt-oss: tiktoken's own
     o200k_harmony counts each prompt Ollama rendered as Ollama did."""
     rendered = prompts(measure(GPT_OSS.name))
-    script = ["uv", "run", "--quiet", "--script", str(MODELS), "harmony-count"]
     texts = json.dumps([prompt for prompt, _ in rendered])
-    done = subprocess.run(script, input=texts, capture_output=True, text=True, check=True)
+    count = [*SCRIPT, "harmony-count"]
+    done = subprocess.run(count, input=texts, capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == [served for _, served in rendered]
 
 
