@@ -156,7 +156,8 @@ def hangs_up() -> Iterator[str]:
         def close_each() -> None:
             while True:
                 try:
-                    listener.accept()[0].close()
+                    with listener.accept()[0] as connection:
+                        connection.recv(65536)  # read first: unread bytes would make it a reset
                 except OSError:  # the listener is closed: the test is over
                     return
 
