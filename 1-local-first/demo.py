@@ -67,15 +67,15 @@ def stateless_proof(client: OpenAI, model: str) -> int:
     return one.prompt_tokens
 
 
-def replay(client: OpenAI, model: str, first: int) -> None:
+def replay(client: OpenAI, model: str, one_turn: int) -> None:
     print(f"{RULE}\nBlock 3 — beyond the post: the 1-turn request, sent again\n{RULE}")
     _, again = read(client.chat.completions.create(model=model, messages=ALONE))
     cached = getattr(again.prompt_tokens_details, "cached_tokens", None)  # Ollama: since 0.33.3
     print(f"replay prompt_tokens: {again.prompt_tokens}\ncached_tokens: {cached}\n")
-    if again.prompt_tokens == first:
-        print(f"The same request counted the same, {first}: nothing piled up on the server.")
+    if again.prompt_tokens == one_turn:
+        print(f"The same request counted the same, {one_turn}: nothing piled up on the server.")
     else:
-        print(f"The same request counted {first}, then {again.prompt_tokens}: it proves nothing.")
+        print(f"The same request counted {one_turn}, now {again.prompt_tokens}: it proves nothing.")
     print("cached_tokens is what the engine took from its prompt cache, which keeps the start of")
     print("prompts from earlier calls and runs (so Block 1 may show some too). Those tokens were")
     print("still sent and counted: the cache saves the engine work; it is not the conversation.")

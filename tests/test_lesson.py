@@ -147,7 +147,7 @@ def test_a_replay_that_counts_differently_is_said_to_prove_nothing(httpserver: H
     lesson = learn(httpserver, respond=ollama_chat(counted_as_ollama_0_30_0))
     one, replay = lesson.printed("1-turn prompt_tokens"), lesson.printed("replay prompt_tokens")
     assert one != replay
-    assert f"The same request counted {one}, then {replay}: it proves nothing." in lesson.out
+    assert f"The same request counted {one}, now {replay}: it proves nothing." in lesson.out
     assert "piled up" not in lesson.out
 
 
