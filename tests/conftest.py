@@ -2,13 +2,14 @@
 tier. A test that asks for an engine's fixture without the `engine` marker is refused at
 collection, so that `pytest -m "not engine"` cannot start a build by accident."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
 from builds import made
 from engines import (
     Engine,
+    Measure,
     Ollama,
     Run,
     llama_server,
@@ -70,7 +71,7 @@ def fresh_ollama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ollama]:
 
 
 @pytest.fixture(scope="session")
-def measure(llama_cpp: Engine, ollama: Ollama) -> Iterator[Callable[[str], Run]]:
+def measure(llama_cpp: Engine, ollama: Ollama) -> Iterator[Measure]:
     """The demo's run through the recording proxy, on "llama.cpp" or on Ollama serving a model
     of the README's table; each made once."""
     runs: dict[str, Run] = {}
@@ -89,5 +90,5 @@ def measure(llama_cpp: Engine, ollama: Ollama) -> Iterator[Callable[[str], Run]]
 
 
 @pytest.fixture(scope="session")
-def smollm2(measure: Callable[[str], Run]) -> Engine:
+def smollm2(measure: Measure) -> Engine:
     return measure(SMOLLM2.name).engine  # on Ollama, with the library's layers

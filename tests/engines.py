@@ -198,6 +198,9 @@ class Run:
         return int(self.outcome.printed(label))
 
 
+Measure = Callable[[str], Run]  # the demo's run on an engine, by name (conftest.measure)
+
+
 def run_through_proxy(engine: Engine) -> Run:
     """The demo run on the engine through a proxy that records each exchange."""
 

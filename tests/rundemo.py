@@ -1,6 +1,5 @@
-"""demo.py run in this process, as `python demo.py FLAGS` would run it; what a test checks of
-a run; and the README it is checked against. Only the tests of the README's command (and of
-Ctrl-C, which needs a process) start the demo as the README does, through uv."""
+"""demo.py run in this process as `python demo.py` would run it (only the tests of the README's
+command and of Ctrl-C start it through uv), what a test checks of a run, and the README."""
 
 import contextlib
 import io

@@ -7,17 +7,15 @@ import hashlib
 import json
 import re
 import subprocess
-from collections.abc import Callable
 
 import pytest
 from builds import OLLAMA_VERSION, SCRIPT
 from conftest import ANSWER_CAP
-from engines import Ollama, Run
+from engines import Measure, Ollama, Run
 from library import GPT_OSS, LAYERS, SMOLLM2, TABLE, LibraryModel
 from rundemo import sample_output, section
 
 ENGINES = ["llama.cpp", *(model.name for model in TABLE)]
-Measure = Callable[[str], Run]
 
 
 def prompts(run: Run) -> list[tuple[str, int]]:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from builds import made
-from engines import Engine, Ollama, call, copy_of
+from engines import Engine, Measure, Ollama, call, copy_of
 from fakes import completion, missing_model, ollama_error
-from library import SMOLLM2
+from library import LLAMA3_2, SMOLLM2
 from rundemo import run_demo
 from werkzeug import Response
 
@@ -44,13 +44,12 @@ def gone(ollama: Ollama, smollm2: Engine) -> str:
     return "gone:latest"
 
 
-def test_another_tag_of_a_model_it_has_is_not_a_misspelling(
-    ollama: Ollama, smollm2: Engine
-) -> None:
-    said = run_demo("--base-url", smollm2.base_url, "--model", "smollm2:360m").failed()
+def test_another_tag_is_not_taken_for_a_misspelling(ollama: Ollama, measure: Measure) -> None:
+    url = measure(LLAMA3_2.name).engine.base_url  # llama3.2:3b, served
+    said = run_demo("--base-url", url, "--model", "llama3.2:1b").failed()
     assert said == (
-        f"HTTP 404 from {smollm2.base_url}/chat/completions: model 'smollm2:360m' not found\n"
-        f"It has {listed(ollama)}: --model one of those, or `ollama pull smollm2:360m`.\n"
+        f"HTTP 404 from {url}/chat/completions: model 'llama3.2:1b' not found\n"
+        f"It has {listed(ollama)}: --model one of those, or `ollama pull llama3.2:1b`.\n"
     )
 
 
