@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx2
 from builds import llama_server_binary, ollama_binary
+from fakes import Messages
 from library import LibraryModel
 from pytest_httpserver import HTTPServer
 from rundemo import Chat, Outcome, chats, run_demo
 from werkzeug import Request, Response
 
 HUNG = 120  # seconds: not a timing assertion, a bound on a server that does not start or answer
-Messages = list[dict[str, str]]
 
 
 def free_port() -> int:
@@ -194,7 +194,7 @@ class Run:
     outcome: Outcome
     chats: list[Chat]
 
-    def printed(self, label: str) -> int:
+    def number(self, label: str) -> int:
         return int(self.outcome.printed(label))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from werkzeug import Request, Response
 
 Messages = list[dict[str, str]]
+Counter = Callable[[Messages, list[Messages]], tuple[int, int]]  # prompt_tokens, cached_tokens
 
 
 def completion(
@@ -61,9 +62,7 @@ def words(messages: Messages, seen: list[Messages]) -> tuple[int, int]:
     return count, count - 1 if messages in seen else 0
 
 
-def ollama_chat(
-    count: Callable[[Messages, list[Messages]], tuple[int, int]] = words, **extra: Any
-) -> Callable[[Request], Response]:
+def ollama_chat(count: Counter = words) -> Callable[[Request], Response]:
     """A chat endpoint that answers call N with `answer N` and the counts count() gives."""
     seen: list[Messages] = []
 
@@ -72,6 +71,6 @@ def ollama_chat(
         prompt_tokens, cached_tokens = count(messages, seen)
         seen.append(messages)
         content = f"answer {len(seen)}"
-        return json_response(completion(prompt_tokens, cached_tokens, content, **extra))
+        return json_response(completion(prompt_tokens, cached_tokens, content))
 
     return respond

@@ -80,12 +80,9 @@ def tensors(arch: str, vocab: int) -> dict[str, tuple[int, ...]]:
         shapes |= {f"{blk}attn_{x}.bias": (n,) for x, n in (inputs | {"output": WIDTH}).items()}
         shapes |= {f"{blk}ffn_{x}_exps.weight": (experts, *shape) for x, shape in feed.items()}
         shapes |= {f"{blk}ffn_{x}_exps.bias": (experts, shape[0]) for x, shape in feed.items()}
-        shapes |= {f"{blk}ffn_gate_inp.weight": (experts, WIDTH), f"{blk}ffn_gate_inp.bias": (2,)}
-        shapes |= {
-            f"{blk}attn_sinks.weight": (HEADS,),
-            f"{blk}post_attention_norm.weight": (WIDTH,),
-        }
-        shapes |= {"output.weight": (vocab, WIDTH)}
+        shapes |= {f"{blk}ffn_gate_inp.weight": (experts, WIDTH), "output.weight": (vocab, WIDTH)}
+        shapes |= {f"{blk}ffn_gate_inp.bias": (experts,), f"{blk}attn_sinks.weight": (HEADS,)}
+        shapes |= {f"{blk}post_attention_norm.weight": (WIDTH,)}
     return shapes
 
 
@@ -257,7 +254,7 @@ def smollm2(dest: Path) -> None:
 # Each tiny model's special tokens and flags are as the load logs of the library's blobs print
 # them (stored copies of Ollama's and llama.cpp's issues); where a key is absent there, so here.
 TINY = {"llama3": llama3, "qwen2": qwen2, "mistral-v3": mistral_v3, "o200k-harmony": harmony}
-ARCH = {"qwen2": "qwen2", "o200k-harmony": "gpt-oss"}  # llama's, else
+ARCH = {"qwen2": "qwen2", "o200k-harmony": "gpt-oss"}  # the others are llama's
 MAKERS: dict[str, Callable[[Path], object]] = {
     "smollm2-135m-instruct-q4_1": smollm2,
     "gemma-3-270m": assemble,  # Q4_K_M, a base model; the package checks its sha256

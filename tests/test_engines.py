@@ -36,7 +36,7 @@ def test_each_count_is_the_engines_own_count_of_the_prompt_it_rendered(
     for prompt, served in rendered:
         assert run.engine.count(prompt) == served, prompt
     assert rendered[3][0] == rendered[1][0], "the replay is rendered as the 1-turn call was"
-    assert run.printed("replay prompt_tokens") == run.printed("1-turn prompt_tokens")
+    assert run.number("replay prompt_tokens") == run.number("1-turn prompt_tokens")
 
 
 @pytest.mark.engine
@@ -57,7 +57,7 @@ def test_the_delta_is_the_four_made_up_turns_in_their_turn_markers(
     in_order = ".*".join(re.escape(m["content"]) for m in five[:4])
     assert re.fullmatch(f".*{in_order}.*", turns, re.S) and one[0]["content"] not in turns
     begin = count("")  # what the engine adds to any prompt: its BOS, or nothing
-    assert run.printed("delta") == count(turns) - begin
+    assert run.number("delta") == count(turns) - begin
 
 
 # --- The README's table and sample ------------------------------------------------------------
@@ -90,7 +90,7 @@ def test_readme_row_is_what_the_demo_prints_on_ollama(
     usage = re.search(r"^usage: .*\bprompt_tokens=(\d+)", run.outcome.out, re.M)
     assert usage, run.outcome.out
     labels = ("1-turn prompt_tokens", "5-turn prompt_tokens", "delta", "replay prompt_tokens")
-    printed = [int(usage.group(1)), *(run.printed(label) for label in labels)]
+    printed = [int(usage.group(1)), *(run.number(label) for label in labels)]
     assert printed == readme_table()[model.name]
 
 

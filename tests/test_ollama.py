@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from builds import made
+from demo import ALONE
 from engines import Engine, Measure, Ollama, call, copy_of
 from fakes import completion, missing_model, ollama_error
 from library import LLAMA3_2, SMOLLM2
@@ -17,14 +18,13 @@ from werkzeug import Response
 
 pytestmark = pytest.mark.engine
 
-CHAT = {"messages": [{"role": "user", "content": "Which city is the capital of Canada?"}]}
+CHAT = {"messages": ALONE}  # the demo's 1-turn request
 
 
 def listed(ollama: Ollama) -> str:
     """The names Ollama lists, as the demo joins them."""
-    return ", ".join(
-        model["id"] for model in call("GET", ollama.root + "/v1/models").json()["data"]
-    )
+    models = call("GET", ollama.root + "/v1/models").json()["data"]
+    return ", ".join(model["id"] for model in models)
 
 
 @pytest.fixture(scope="module")
