@@ -157,7 +157,9 @@ def hangs_up() -> Iterator[str]:
             while True:
                 try:
                     with listener.accept()[0] as connection:
-                        connection.recv(65536)  # read first: unread bytes would make it a reset
+                        connection.shutdown(socket.SHUT_WR)  # the end of the stream, no answer
+                        while connection.recv(65536):  # all it sent read: no reset on close
+                            pass
                 except OSError:  # the listener is closed: the test is over
                     return
 
