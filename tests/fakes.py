@@ -9,19 +9,16 @@ from typing import Any
 from werkzeug import Request, Response
 
 Messages = list[dict[str, str]]
-Counter = Callable[[Messages, list[Messages]], tuple[int, int]]  # prompt_tokens, cached_tokens
+Counter = Callable[[Messages, list[Messages]], tuple[int, int | None]]  # prompt, cached tokens
 
 
-def completion(
-    prompt_tokens: int = 12, cached_tokens: int = 0, content: str | None = "Ottawa.", **extra: Any
-) -> dict[str, Any]:
-    """openai/openai.go, ToChatCompletion, with ToUsage (prompt_tokens_details since v0.33.3);
-    a thinking model's reasoning goes in message.reasoning, which extra can set."""
-    message = {"role": "assistant", "content": content, **extra}
-    usage = {
-        "prompt_tokens": prompt_tokens,
-        "prompt_tokens_details": {"cached_tokens": cached_tokens},
-    }
+def completion(prompt_tokens: int = 12, cached: int | None = 0, content: str = "Ottawa.") -> Any:
+    """openai/openai.go, ToChatCompletion, with ToUsage: prompt_tokens_details since v0.33.3, and
+    none before (cached None, as v0.33.2 sends it)."""
+    message = {"role": "assistant", "content": content}
+    usage: dict[str, Any] = {"prompt_tokens": prompt_tokens}
+    if cached is not None:
+        usage |= {"prompt_tokens_details": {"cached_tokens": cached}}
     usage |= {"completion_tokens": 5, "total_tokens": prompt_tokens + 5}
     head = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "test-model"}
     choices = [{"index": 0, "message": message, "finish_reason": "stop"}]
@@ -54,7 +51,7 @@ def out_of_memory() -> Response:
     return ollama_error(500, f"llama-server reported out-of-memory during startup: {allocate} 9")
 
 
-def words(messages: Messages, seen: list[Messages]) -> tuple[int, int]:
+def words(messages: Messages, seen: list[Messages]) -> tuple[int, int | None]:
     """The recording fake's counts, as no tokenizer's, so that a number printed can only come
     from it: prompt_tokens, a token a word and four a message; cached_tokens, all but the last
     token of a prompt it has seen, as an engine's prompt cache gives."""

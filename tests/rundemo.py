@@ -62,11 +62,14 @@ class Outcome:
 
     def failed(self, code: int = 1) -> str:
         """Assert the run failed with that exit code and a first line on stderr (argparse's
-        last) that the README's troubleshooting table has a row for; return stderr."""
+        last) that the README's troubleshooting table has a row for, a row of its own if the
+        message gives a fix (not one for words alone, ": …"); return stderr."""
         assert self.code == code, (self.code, self.out, self.err)
         lines = [line for line in self.err.splitlines() if line.strip()]
         said = lines[-1] if code == 2 else lines[0]
-        assert troubleshooting_row(said), f"the README has no troubleshooting row for: {said}"
+        row = troubleshooting_row(said)
+        assert row, f"the README has no troubleshooting row for: {said}"
+        assert code == 2 or len(lines) == 1 or not row.endswith(": …"), (said, row)
         return self.err
 
     def succeeded(self) -> str:
