@@ -1,5 +1,5 @@
 """Portway, post 1: a local model, called through the OpenAI SDK, shows that chat is stateless.
-Every number printed is the server's; left out on purpose: streaming, a chat loop, a token cap."""
+Every count printed comes from the server; left out on purpose: streaming, a loop, a token cap."""
 
 import argparse
 import sys
@@ -55,9 +55,9 @@ def stateless_proof(client: OpenAI, model: str) -> CompletionUsage:
     print(f"1-turn prompt_tokens: {one_turn.prompt_tokens}")
     print(f"5-turn prompt_tokens: {five_turn.prompt_tokens}\ndelta: {delta}\n")
     if delta > 0:
-        print(f"Stateless: the 5-turn request counted {delta} more only because it carried four")
-        print("made-up turns, each in the template's markers. The server kept no conversation;")
-        print("the client sends all of it, every time.")
+        print(f"Stateless: the 5-turn request adds {delta} tokens, the four made-up turns in the")
+        print("template's markers, and nothing of the calls before it: the model reads only what")
+        print("each request carries.")
     else:
         print("The 5-turn request did not count more, so it cannot show what the server keeps.")
     return one_turn
@@ -78,7 +78,7 @@ def prompt_cache(client: OpenAI, model: str, one_turn: CompletionUsage) -> None:
         print("(gpt-oss, Gemma 3) reuse no prompt cache once another request came between.")
     elif cached:
         print(f"The engine took {cached} of them from its prompt cache of earlier calls and runs.")
-        print("Still sent and counted, they saved it work; the cache holds no conversation.")
+        print("They were still sent and counted: the cache spared the engine work, nothing more.")
 
 
 def main() -> int:
@@ -93,7 +93,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
-    except (OpenAIError, ValueError, OverflowError) as err:  # OverflowError: from --timeout inf
+    except (OpenAIError, ValueError) as err:
         print(explain(err, client, args), file=sys.stderr)
         return 1
 
@@ -108,8 +108,8 @@ def flags() -> argparse.Namespace:
     parser.add_argument("--base-url", default=BASE_URL, help="the server's /v1 URL: %(default)s")
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="per answer: %(default)gs")
     args = parser.parse_args()
-    if not args.timeout > 0:  # NaN too
-        parser.error(f"argument --timeout: {args.timeout:g} is not a number of seconds above 0")
+    if not 0 < args.timeout <= 1e9:  # NaN and inf too; Python's timeouts overflow past 9.2e9 s
+        parser.error(f"argument --timeout: {args.timeout:g} is not in seconds above 0, up to 1e9")
     return args
 
 
@@ -143,7 +143,7 @@ def explain(err: Exception, client: OpenAI, args: argparse.Namespace) -> str:
     except (OpenAIError, AttributeError, ValueError):  # no list, or not one
         names = []
     have = f"It has {', '.join(names)}: --model one of those, or" if names else "Pull it:"
-    return f"{said}\n{have} `ollama pull {model}`."
+    return f"{said}\n{have} `ollama pull {model}`, if that name is in Ollama's library."
 
 
 if __name__ == "__main__":

@@ -98,17 +98,12 @@ def test_a_missing_model_with_a_list_that_is_not_one_says_pull_it(
 ) -> None:
     httpserver.expect_request("/v1/models").respond_with_response(listing)
     said = fails_with(httpserver, missing_model("gpt-oss:20b"))
-    assert said.endswith("not found\nPull it: `ollama pull gpt-oss:20b`.\n")
+    assert said.endswith(
+        "not found\nPull it: `ollama pull gpt-oss:20b`, if that name is in Ollama's library.\n"
+    )
 
 
 # --- Every other fault: one true line -----------------------------------------------------------
-
-
-def test_a_wait_the_system_cannot_set_is_its_words(httpserver: HTTPServer) -> None:
-    url = httpserver.url_for("/v1")
-    assert run_demo("--base-url", url, "--timeout", "inf").failed() == (
-        f"The request to {url} failed: timestamp out of range for platform time_t\n"
-    )
 
 
 def test_a_host_that_does_not_resolve_is_the_systems_words(monkeypatch: pytest.MonkeyPatch) -> None:

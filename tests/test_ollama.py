@@ -49,7 +49,8 @@ def test_a_model_it_lacks_gets_the_list_of_models_it_has(ollama: Ollama, smollm2
     assert "smollm2:135m" in listed(ollama).split(", ")
     assert said == (
         f"HTTP 404 from {smollm2.base_url}/chat/completions: model 'smolm2:135m' not found\n"
-        f"It has {listed(ollama)}: --model one of those, or `ollama pull smolm2:135m`.\n"
+        f"It has {listed(ollama)}: --model one of those, or `ollama pull smolm2:135m`, if that "
+        "name is in Ollama's library.\n"
     )
 
 
@@ -57,7 +58,7 @@ def test_missing_model_on_a_fresh_ollama_says_pull_it(fresh_ollama: Ollama) -> N
     said = run_demo("--base-url", fresh_ollama.root + "/v1").failed()
     assert said == (
         f"HTTP 404 from {fresh_ollama.root}/v1/chat/completions: model 'gpt-oss:20b' not found\n"
-        "Pull it: `ollama pull gpt-oss:20b`.\n"
+        "Pull it: `ollama pull gpt-oss:20b`, if that name is in Ollama's library.\n"
     )
     models = call("GET", fresh_ollama.root + "/v1/models").json()
     assert models["data"] is None, "a fresh Ollama lists its models as null"
@@ -67,7 +68,8 @@ def test_a_model_whose_weights_are_gone_gets_the_old_words_and_the_list(
     ollama: Ollama, smollm2: Engine, gone: str
 ) -> None:
     said = run_demo("--base-url", smollm2.base_url, "--model", gone).failed()
-    advice = f"It has {listed(ollama)}: --model one of those, or `ollama pull {gone}`."
+    advice = f"It has {listed(ollama)}: --model one of those, or `ollama pull {gone}`, if that name"
+    advice += " is in Ollama's library."
     assert said == (
         f'HTTP 404 from {smollm2.base_url}/chat/completions: model "{gone}" not found, try '
         f"pulling it first\n{advice}\n"
