@@ -66,7 +66,8 @@ def test_the_delta_is_the_four_made_up_turns_in_their_turn_markers(
 
 def readme_table() -> dict[str, list[int]]:
     """Each row of the README's table: the model, and its five numbers."""
-    rows = re.findall(r"^\| `(\S+)` \|((?: \d+ \|){5})$", section("The prompt_tokens you will see"), re.M)
+    table = section("The prompt_tokens you will see")
+    rows = re.findall(r"^\| `(\S+)` \|((?: \d+ \|){5})$", table, re.M)
     return {model: [int(n) for n in numbers.split("|") if n.strip()] for model, numbers in rows}
 
 
