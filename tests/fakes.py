@@ -51,7 +51,7 @@ def out_of_memory() -> Response:
     return ollama_error(500, f"llama-server reported out-of-memory during startup: {allocate} 9")
 
 
-def words(messages: Messages, seen: list[Messages]) -> tuple[int, int | None]:
+def words(messages: Messages, seen: list[Messages]) -> tuple[int, int]:
     """The recording fake's counts, as no tokenizer's, so that a number printed can only come
     from it: prompt_tokens, a token a word and four a message; cached_tokens, all but the last
     token of a prompt it has seen, as an engine's prompt cache gives."""

@@ -64,10 +64,12 @@ def test_the_delta_is_the_four_made_up_turns_in_their_turn_markers(
 # --- The README's table and sample ------------------------------------------------------------
 
 
+TABLE_SECTION = "The prompt_tokens you will see"  # the README's heading above its table
+
+
 def readme_table() -> dict[str, list[int]]:
     """Each row of the README's table: the model, and its five numbers."""
-    table = section("The prompt_tokens you will see")
-    rows = re.findall(r"^\| `(\S+)` \|((?: \d+ \|){5})$", table, re.M)
+    rows = re.findall(r"^\| `(\S+)` \|((?: \d+ \|){5})$", section(TABLE_SECTION), re.M)
     return {model: [int(n) for n in numbers.split("|") if n.strip()] for model, numbers in rows}
 
 
@@ -75,7 +77,7 @@ def test_the_table_is_the_posts_models_then_two_small_ones_with_the_posts_figure
     posts = ["llama3.2:3b", "gemma3:4b", "mistral:7b", "llama3.1:8b", "qwen2.5:7b", "gpt-oss:20b"]
     assert list(readme_table()) == [model.name for model in TABLE]
     assert [model.name for model in TABLE] == [*posts, "gemma3:270m", "smollm2:135m"]
-    assert f"Ollama {OLLAMA_VERSION}" in section("The prompt_tokens you will see")
+    assert f"Ollama {OLLAMA_VERSION}" in section(TABLE_SECTION)
     # The post's sample output, on gpt-oss:20b: Block 1's prompt_tokens, then Block 2's three.
     assert readme_table()[GPT_OSS.name][:4] == [72, 75, 139, 64]
 

@@ -150,10 +150,10 @@ def test_block_3_says_the_replay_counted_the_same_and_what_its_cached_tokens_mea
     assert "None" not in lesson.out
 
 
-def counted_as_ollama_0_30_0(messages: Messages, seen: list[Messages]) -> tuple[int, int | None]:
+def counted_as_ollama_0_30_0(messages: Messages, seen: list[Messages]) -> tuple[int, int]:
     """Ollama 0.30.0 counted only what its prompt cache missed (fixed in 0.30.1)."""
     count, cached = words(messages, seen)
-    return count - (cached or 0), cached
+    return count - cached, cached
 
 
 def test_a_replay_that_counts_differently_is_said_to_prove_nothing(httpserver: HTTPServer) -> None:
