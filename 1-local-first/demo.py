@@ -26,7 +26,7 @@ RULE = "=" * 60
 
 
 def read(reply: ChatCompletion) -> tuple[str, CompletionUsage]:
-    # subtle: the SDK hands back whatever body came: a web page as a str, any JSON as it was.
+    # the SDK hands back whatever body came: a web page as a str, any JSON as it was.
     if not isinstance(reply, ChatCompletion) or not getattr(reply, "choices", None):
         raise ValueError(f"the reply is not a chat completion: {str(reply)[:80]!r}")
     if reply.usage is None:
@@ -115,7 +115,7 @@ def flags() -> argparse.Namespace:
 
 def explain(err: Exception, client: OpenAI, args: argparse.Namespace) -> str:
     url, model = args.base_url, args.model
-    if type(err.__cause__).__name__ == "ReadTimeout":  # subtle: connected; ConnectTimeout is not
+    if type(err.__cause__).__name__ == "ReadTimeout":  # connected, then silence; not ConnectTimeout
         said = f"No answer from {url} within {args.timeout:g} s: the model may still be loading,"
         wait = max(2 * args.timeout, TIMEOUT)
         return f"{said}\nor its answer still running. --timeout {wait:g} waits longer."
@@ -138,7 +138,7 @@ def explain(err: Exception, client: OpenAI, args: argparse.Namespace) -> str:
         return f"{said}\nThe post's smallest model needs 8 GB: --model {POSTS_TABLE[0]}"
     if f"model '{model}' not found" not in words and f'model "{model}" not found' not in words:
         return said  # Ollama's words for a model it lacks, since v0.12 and before it
-    try:  # subtle: an Ollama with nothing pulled lists its models as "data": null
+    try:  # an Ollama with nothing pulled lists its models as "data": null
         names = [listed.id for listed in client.models.list().data or []]
     except (OpenAIError, AttributeError, ValueError):  # no list, or not one
         names = []
