@@ -22,7 +22,7 @@ from pathlib import Path
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "portway"
 MODELS = Path(__file__).with_name("models.py")
-# models.py, run in its own environment, as its lock (models.py.lock) pins it
+LOCK = MODELS.with_suffix(".py.lock")  # models.py runs in its own environment, as this pins it
 SCRIPT = ["uv", "run", "--locked", "--quiet", "--script", str(MODELS)]
 OLLAMA_VERSION = "0.34.4"
 OLLAMA_MODULE = "github.com/ollama/ollama"
@@ -104,8 +104,8 @@ def llama_cpp_source() -> Path:
 
 def made(name: str) -> Path:
     """A GGUF file that tests/models.py makes in its own environment (uv, with the script's own
-    lock), cached under a name that changes with the script."""
-    key = hashlib.sha256(MODELS.read_bytes()).hexdigest()[:12]
+    lock), cached under a name that changes with the script or its lock."""
+    key = hashlib.sha256(MODELS.read_bytes() + LOCK.read_bytes()).hexdigest()[:12]
     return cached(f"{name}-{key}.gguf", lambda dest: run([*SCRIPT, name, str(dest)]))
 
 
